@@ -1,0 +1,49 @@
+"""Exceptions raised by hooks and the transport; each message says what to fix."""
+
+from __future__ import annotations
+
+from airflow.sdk.exceptions import AirflowException
+
+
+class JobStatusError(AirflowException):
+    """Base class of every error raised by this provider."""
+
+
+class ConfigurationError(JobStatusError):
+    """A connection or argument is wrong; raised before any request is sent."""
+
+
+class PermanentVendorError(JobStatusError):
+    """The vendor refused a request for a reason that retrying will not change."""
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class VendorAuthError(PermanentVendorError):
+    """The vendor rejected the connection's credentials (HTTP 401/403)."""
+
+
+class JobNotFoundError(PermanentVendorError):
+    """The vendor does not know these job ids (wrong, or their status data expired)."""
+
+    def __init__(self, message: str, *, job_ids: list[str], status: int | None = 404) -> None:
+        super().__init__(message, status=status)
+        self.job_ids = job_ids
+
+
+class TransientVendorError(JobStatusError):
+    """A failure that may go away: connection error, timeout, 429 or 5xx, after retries."""
+
+    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+class VendorResponseError(PermanentVendorError):
+    """A successful answer whose body is not the JSON we expect (bad JSON, a shape that fails validation).
+
+    The transport retries it a few times before raising: a proxy may serve a bad page once.
+    """

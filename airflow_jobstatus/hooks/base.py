@@ -1,0 +1,185 @@
+"""JobHook: what every vendor hook shares (connection, transport, reading jobs sync and async).
+
+A vendor hook only says how its API looks: how a connection becomes a base URL and auth headers
+(:meth:`JobHook.api_target`), which request reads which jobs (:meth:`JobHook.read_requests`) and
+how a response becomes :class:`~airflow_jobstatus.models.Job` objects (:meth:`JobHook.parse_jobs`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseHook
+
+from airflow_jobstatus.connection import ConnectionFields
+from airflow_jobstatus.errors import (
+    ConfigurationError,
+    JobNotFoundError,
+    PermanentVendorError,
+    TransientVendorError,
+    VendorAuthError,
+)
+from airflow_jobstatus.models import Job
+from airflow_jobstatus.transport import ApiTarget, SyncTransport
+
+if TYPE_CHECKING:
+    from airflow_jobstatus.transport_async import AsyncTransport
+
+
+@dataclass(frozen=True)
+class ReadRequest:
+    """One GET that reads the status of ``job_ids`` (one id, or a batch)."""
+
+    job_ids: tuple[str, ...]
+    path: str
+    params: dict[str, str] | None = None
+
+
+class JobHook(BaseHook):
+    """Base class of the vendor job hooks: resolves the connection once and reads jobs.
+
+    :param conn_id: the Airflow connection to use (each vendor has its own default id).
+    """
+
+    vendor: ClassVar[str]
+    conn_name_attr: ClassVar[str]
+    default_conn_name: ClassVar[str]
+    conn_type: ClassVar[str]
+    hook_name: ClassVar[str]
+    #: Words added to a "job not found" message: how long the vendor keeps job status data.
+    retention_note: ClassVar[str] = "the id is wrong, or the vendor no longer keeps its status"
+
+    def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id or self.default_conn_name
+        self._sync: SyncTransport | None = None
+        self._target: ApiTarget | None = None
+
+    # --- what a vendor module defines -------------------------------------------------------
+    def api_target(self, fields: ConnectionFields) -> ApiTarget:
+        """Base URL and auth headers for this vendor from the connection's fields."""
+        raise NotImplementedError
+
+    def read_requests(self, job_ids: Sequence[str]) -> list[ReadRequest]:
+        """The GETs that read these jobs (one per job unless the vendor can batch)."""
+        raise NotImplementedError
+
+    def parse_jobs(self, request: ReadRequest, payload: Any) -> list[Job]:
+        """Jobs found in the answer to ``request`` (a job the vendor omits is reported missing)."""
+        raise NotImplementedError
+
+    def check_request(self) -> ReadRequest:
+        """A cheap authenticated GET used by :meth:`test_connection`."""
+        raise NotImplementedError
+
+    # --- sync (workers) -----------------------------------------------------------------------
+    @property
+    def transport(self) -> SyncTransport:
+        """The blocking transport, built from the connection on first use."""
+        if self._sync is None:
+            conn = self.get_connection(self.conn_id)
+            fields = ConnectionFields.from_connection(conn, conn.extra_dejson)
+            self._sync = SyncTransport(self.api_target(fields))
+        return self._sync
+
+    def get_job(self, job_id: str) -> Job:
+        """The current status of one job."""
+        return self.get_jobs([job_id])[0]
+
+    def get_jobs(self, job_ids: Sequence[str]) -> list[Job]:
+        """The current status of several jobs, in the order given, with the fewest calls."""
+        ids = _clean_ids(job_ids)
+        found: dict[str, Job] = {}
+        for request in self.read_requests(ids):
+            try:
+                payload = self.transport.request_json("GET", request.path, params=request.params)
+            except PermanentVendorError as error:
+                raise self._not_found(request.job_ids, error) from None
+            found.update((job.id, job) for job in self.parse_jobs(request, payload))
+        return self._in_order(ids, found)
+
+    # --- async (triggers) ---------------------------------------------------------------------
+    @asynccontextmanager
+    async def async_transport(self) -> AsyncIterator[AsyncTransport]:
+        """A non-blocking transport on the event loop's shared session, for as long as the block runs."""
+        from airflow_jobstatus.transport_async import AsyncTransport, shared_session
+
+        target = await self._async_target()
+        async with shared_session() as session:
+            yield AsyncTransport(target, session)
+
+    async def aget_job(self, job_id: str) -> Job:
+        """Async twin of :meth:`get_job`."""
+        return (await self.aget_jobs([job_id]))[0]
+
+    async def aget_jobs(self, job_ids: Sequence[str], transport: AsyncTransport | None = None) -> list[Job]:
+        """Async twin of :meth:`get_jobs`; pass ``transport`` to reuse one across calls."""
+        if transport is None:
+            async with self.async_transport() as own:
+                return await self.aget_jobs(job_ids, own)
+        ids = _clean_ids(job_ids)
+        found: dict[str, Job] = {}
+        for request in self.read_requests(ids):
+            try:
+                payload = await transport.request_json("GET", request.path, params=request.params)
+            except PermanentVendorError as error:
+                raise self._not_found(request.job_ids, error) from None
+            found.update((job.id, job) for job in self.parse_jobs(request, payload))
+        return self._in_order(ids, found)
+
+    async def _async_target(self) -> ApiTarget:
+        if self._target is None:
+            conn = await self.aget_connection(self.conn_id)
+            extra = await conn.aextra_dejson() if hasattr(conn, "aextra_dejson") else None
+            self._target = self.api_target(ConnectionFields.from_connection(conn, extra))
+        return self._target
+
+    # --- connection test ----------------------------------------------------------------------
+    def test_connection(self) -> tuple[bool, str]:
+        """Call the vendor once with the connection and say plainly what is wrong, if anything."""
+        try:
+            request = self.check_request()
+            self.transport.request_json("GET", request.path, params=request.params, retry=False)
+        except ConfigurationError as error:
+            return False, str(error)
+        except VendorAuthError as error:
+            return False, str(error)
+        except TransientVendorError as error:
+            return False, f"{error}: check the host in connection '{self.conn_id}' and the network"
+        except PermanentVendorError as error:
+            return False, str(error)
+        return True, f"connected to {self.vendor} at {self.transport.target.base_url}"
+
+    # --- shared plumbing ----------------------------------------------------------------------
+    def _not_found(self, job_ids: Sequence[str], error: PermanentVendorError) -> PermanentVendorError:
+        if error.status != 404:
+            return error
+        return self.missing(job_ids)
+
+    def missing(self, job_ids: Sequence[str]) -> JobNotFoundError:
+        """The error for jobs the vendor does not know."""
+        names = ", ".join(job_ids)
+        noun = "job" if len(job_ids) == 1 else "jobs"
+        return JobNotFoundError(
+            f"{self.vendor} does not know {noun} {names} (connection '{self.conn_id}'): "
+            f"{self.retention_note}",
+            job_ids=list(job_ids),
+        )
+
+    def _in_order(self, ids: list[str], found: dict[str, Job]) -> list[Job]:
+        missing = [job_id for job_id in ids if job_id not in found]
+        if missing:
+            raise self.missing(missing)
+        return [found[job_id] for job_id in ids]
+
+
+def _clean_ids(job_ids: Sequence[str]) -> list[str]:
+    if isinstance(job_ids, (str, bytes)):
+        raise ConfigurationError("job_ids must be a list of ids, not one string")
+    ids = [str(job_id).strip() for job_id in job_ids]
+    if not ids or any(not job_id for job_id in ids):
+        raise ConfigurationError("job_ids must hold at least one non-empty job id")
+    return list(dict.fromkeys(ids))

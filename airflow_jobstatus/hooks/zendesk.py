@@ -1,0 +1,197 @@
+"""Zendesk Support job statuses: connection, parsing and the hook.
+
+Connection (default id ``zendesk_default``): host = ``yoursubdomain.zendesk.com``, a bare subdomain,
+or a full base URL; login = agent email; password = API token. Connections made for the official
+``apache-airflow-providers-zendesk`` (conn type ``zendesk``) work unchanged.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ValidationError
+
+from airflow_jobstatus.connection import ConnectionFields, base_url_from_host, is_loopback
+from airflow_jobstatus.errors import ConfigurationError, VendorResponseError
+from airflow_jobstatus.hooks.base import JobHook, ReadRequest
+from airflow_jobstatus.models import ItemResult, Job, JobState, map_status, percent_of
+from airflow_jobstatus.transport import ApiTarget
+
+VENDOR = "Zendesk"
+API_PREFIX = "/api/v2"
+SHOW_MANY_BATCH = 100
+
+STATUS_MAP: dict[str, JobState] = {
+    "queued": JobState.QUEUED,
+    "working": JobState.RUNNING,
+    "completed": JobState.SUCCEEDED,
+    "failed": JobState.FAILED,
+    "killed": JobState.CANCELLED,
+}
+
+_ITEM_FIELDS = ("index", "id", "success", "action", "status", "error", "details")
+
+
+class ZendeskJobStatus(BaseModel):
+    """A job status as Zendesk sends it (``GET /api/v2/job_statuses/{id}``)."""
+
+    id: str
+    status: str
+    url: str | None = None
+    total: int | None = None
+    progress: int | None = None
+    message: str | None = None
+    results: list[dict[str, Any]] | dict[str, Any] | None = None
+    job_type: str | None = None
+
+
+def parse_item(raw: dict[str, Any]) -> ItemResult:
+    """One entry of a job's ``results``: success unless it says ``success: false`` or carries an error."""
+    error = raw.get("error") or raw.get("errors") or None
+    success = raw["success"] if isinstance(raw.get("success"), bool) else not error
+    details = raw.get("details")
+    return ItemResult(
+        index=raw.get("index") if isinstance(raw.get("index"), int) else None,
+        id=raw.get("id"),
+        success=success,
+        action=raw.get("action"),
+        status=raw.get("status"),
+        error=str(error) if error else None,
+        details=details if details is None or isinstance(details, str) else str(details),
+        extra={key: value for key, value in raw.items() if key not in (*_ITEM_FIELDS, "errors")},
+    )
+
+
+def parse_job(payload: Any) -> Job:
+    """A :class:`Job` from a Zendesk job status, bare or in its ``{"job_status": ...}`` envelope."""
+    raw = payload.get("job_status", payload) if isinstance(payload, dict) else payload
+    try:
+        status = ZendeskJobStatus.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "job_status"
+        raise VendorResponseError(
+            f"{VENDOR} sent a job status that does not fit the documented shape: {field}: {first['msg']}"
+        ) from None
+    if isinstance(status.results, list):
+        results = [parse_item(item) for item in status.results]
+    elif isinstance(status.results, dict):
+        results = [parse_item(status.results)]
+    else:
+        results = []
+    state = map_status(VENDOR, STATUS_MAP, status.status)
+    if state is JobState.SUCCEEDED and any(not item.success for item in results):
+        state = JobState.PARTIAL
+    return Job(
+        vendor="zendesk",
+        id=status.id,
+        state=state,
+        vendor_status=status.status,
+        progress=status.progress,
+        total=status.total,
+        percent=percent_of(status.progress, status.total),
+        message=status.message,
+        results=results,
+        result_url=status.url,
+    )
+
+
+def parse_jobs_payload(payload: Any) -> list[Job]:
+    """Jobs from a single-job answer or a ``{"job_statuses": [...]}`` list answer."""
+    if isinstance(payload, dict) and isinstance(payload.get("job_statuses"), list):
+        return [parse_job(item) for item in payload["job_statuses"]]
+    return [parse_job(payload)]
+
+
+def zendesk_base_url(fields: ConnectionFields) -> str:
+    """``https://sub.zendesk.com`` from a host, a bare subdomain, or a full URL (``/api/v2`` trimmed)."""
+    if not fields.host:
+        raise ConfigurationError(
+            f"connection '{fields.conn_id}': host is empty; set it to yoursubdomain.zendesk.com, "
+            "the bare subdomain, or a full URL such as http://127.0.0.1:8900"
+        )
+    host = fields.host
+    name = host.split(":")[0]
+    if "://" not in host and "." not in name and not is_loopback(name):
+        host = f"{name}.zendesk.com"
+    base = base_url_from_host(fields, host)
+    return base[: -len(API_PREFIX)] if base.endswith(API_PREFIX) else base
+
+
+def zendesk_authorization(fields: ConnectionFields) -> str:
+    """The ``Authorization`` header, with the official provider's precedence.
+
+    ``use_token`` (password is an API token), extra ``token``, extra ``oauth_token`` (Bearer), then the
+    password: an API token for our connection type, a plain password for conn type ``zendesk``.
+    """
+    token = None
+    if fields.extra_bool("use_token") and fields.password:
+        token = fields.password
+    elif fields.extra_str("token"):
+        token = fields.extra_str("token")
+    elif fields.extra_str("oauth_token"):
+        return f"Bearer {fields.extra_str('oauth_token')}"
+    elif fields.password and fields.conn_type != "zendesk":
+        token = fields.password
+    elif not fields.password:
+        raise ConfigurationError(
+            f"connection '{fields.conn_id}' has no credentials: set the password to an API token "
+            "(and the login to the agent's email), or the extra oauth_token"
+        )
+    if not fields.login:
+        raise ConfigurationError(
+            f"connection '{fields.conn_id}': login is empty; set it to the email of the agent "
+            "who owns the API token"
+        )
+    user = f"{fields.login}/token" if token is not None else fields.login
+    secret = token if token is not None else fields.password
+    return "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
+
+
+class ZendeskJobHook(JobHook):
+    """Reads Zendesk Support job statuses (``/api/v2/job_statuses``), sync and async.
+
+    :param zendesk_conn_id: the Airflow connection (ours, or one made for the official Zendesk provider).
+    """
+
+    vendor = VENDOR
+    conn_name_attr = "zendesk_conn_id"
+    default_conn_name = "zendesk_default"
+    conn_type = "jobstatus_zendesk"
+    hook_name = "Zendesk (job status)"
+    retention_note: ClassVar[str] = (
+        "the id is wrong, or its status data expired (Zendesk keeps a job status for a day at most, "
+        "and only its last 100 or so jobs)"
+    )
+
+    def __init__(self, zendesk_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(conn_id=zendesk_conn_id, **kwargs)
+
+    def api_target(self, fields: ConnectionFields) -> ApiTarget:
+        """Base URL and auth header for this connection (raises before any request if incomplete)."""
+        return ApiTarget(
+            vendor=VENDOR,
+            conn_id=fields.conn_id,
+            base_url=zendesk_base_url(fields),
+            headers={"Authorization": zendesk_authorization(fields)},
+        )
+
+    def read_requests(self, job_ids: Sequence[str]) -> list[ReadRequest]:
+        """One show call for a single job; ``show_many`` in batches of 100 otherwise."""
+        if len(job_ids) == 1:
+            return [ReadRequest((job_ids[0],), f"{API_PREFIX}/job_statuses/{job_ids[0]}.json")]
+        batches = [tuple(job_ids[i : i + SHOW_MANY_BATCH]) for i in range(0, len(job_ids), SHOW_MANY_BATCH)]
+        return [
+            ReadRequest(batch, f"{API_PREFIX}/job_statuses/show_many.json", {"ids": ",".join(batch)})
+            for batch in batches
+        ]
+
+    def parse_jobs(self, request: ReadRequest, payload: Any) -> list[Job]:
+        """Jobs from a show or show_many answer."""
+        return parse_jobs_payload(payload)
+
+    def check_request(self) -> ReadRequest:
+        """The job status list: cheap, and any agent may read it."""
+        return ReadRequest((), f"{API_PREFIX}/job_statuses.json", {"page[size]": "1"})

@@ -1,0 +1,66 @@
+"""Judging finished jobs: what succeeded, what failed, and what a PARTIAL result does."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from airflow_jobstatus.errors import ConfigurationError
+from airflow_jobstatus.models import Job, JobState
+
+OnPartial = Literal["fail", "warn"]
+ON_PARTIAL_CHOICES: tuple[OnPartial, ...] = ("fail", "warn")
+#: How many failed items an exception message lists; the task log always lists all of them.
+MESSAGE_ITEM_LIMIT = 20
+
+
+def check_on_partial(value: str) -> OnPartial:
+    """Validate an ``on_partial`` argument before anything runs."""
+    if value not in ON_PARTIAL_CHOICES:
+        raise ConfigurationError(f"on_partial must be 'fail' or 'warn', not {value!r}")
+    return value
+
+
+@dataclass
+class Verdict:
+    """What a set of finished jobs means for the task: ``ok``, with every line worth logging."""
+
+    ok: bool
+    summary: str
+    failures: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def error_message(self) -> str:
+        """The exception message: the summary and the first failures (all of them are in the log)."""
+        shown = self.failures[:MESSAGE_ITEM_LIMIT]
+        more = len(self.failures) - len(shown)
+        lines = [self.summary, *shown]
+        if more:
+            lines.append(f"... and {more} more (every one is listed in the task log)")
+        return "\n".join(lines)
+
+
+def judge(jobs: Sequence[Job], on_partial: OnPartial) -> Verdict:
+    """Decide whether finished jobs succeed, listing every failed job and failed item."""
+    counts: dict[JobState, int] = {}
+    failures: list[str] = []
+    warnings: list[str] = []
+    for job in jobs:
+        counts[job.state] = counts.get(job.state, 0) + 1
+        if job.state in (JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED):
+            reason = job.message or "; ".join(job.errors) or "no reason given"
+            failures.append(f"job {job.id} ended {job.vendor_status}: {reason}")
+        item_lines = [f"job {job.id} item {item.describe()}" for item in job.failed_items]
+        if job.state is JobState.PARTIAL and on_partial == "fail":
+            failures.extend(item_lines)
+        else:
+            warnings.extend(item_lines)
+    summary = ", ".join(f"{count} {state.value}" for state, count in counts.items())
+    noun = "job" if len(jobs) == 1 else "jobs"
+    return Verdict(
+        ok=not failures,
+        summary=f"{len(jobs)} {noun} ended: {summary}",
+        failures=failures,
+        warnings=warnings,
+    )

@@ -1,0 +1,161 @@
+"""JobSensor: waits for vendor jobs to end, in the triggerer (default) or in the worker."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseSensorOperator
+from airflow.sdk.bases.sensor import PokeReturnValue
+from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
+
+from airflow_jobstatus.errors import ConfigurationError, TransientVendorError
+from airflow_jobstatus.outcomes import OnPartial, check_on_partial, judge
+from airflow_jobstatus.progress import ProgressReporter
+from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_jobstatus.hooks.base import JobHook
+    from airflow_jobstatus.models import Job
+
+#: Extra time Airflow gives a deferral beyond the trigger's own deadline, so the trigger's clear
+#: timeout message arrives before Airflow's generic one.
+DEFERRAL_GRACE = timedelta(minutes=5)
+
+
+class JobSensor(BaseSensorOperator):
+    """Waits until vendor jobs end; returns the final job (or list of jobs) as JSON-ready dicts.
+
+    Vendor sensors set ``hook_class``. Deferrable by default: the wait runs in the triggerer and holds
+    no worker slot; ``deferrable=False`` polls in the worker (``mode="reschedule"`` frees the slot
+    between polls).
+
+    :param job_id: one job id, or a list of them (templated).
+    :param conn_id: the Airflow connection (vendor sensors name it, e.g. ``zendesk_conn_id``).
+    :param poll_interval: seconds between status reads.
+    :param timeout: seconds to wait in all before failing with the jobs' last progress.
+    :param on_partial: a job that ended with failed items: ``"fail"`` the task listing them (default),
+        or ``"warn"``: log every failed item and succeed.
+    :param deferrable: wait in the triggerer (default True).
+    """
+
+    hook_class: ClassVar[type[JobHook]]
+    template_fields: Sequence[str] = ("job_id",)
+    ui_color = "#e8f4ea"
+
+    def __init__(
+        self,
+        *,
+        job_id: str | Sequence[str],
+        conn_id: str | None = None,
+        poll_interval: float = 30.0,
+        on_partial: OnPartial = "fail",
+        deferrable: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        kwargs.setdefault("poke_interval", poll_interval)
+        super().__init__(**kwargs)
+        self.job_id = job_id
+        self.conn_id = conn_id or self.hook_class.default_conn_name
+        self.poll_interval = float(poll_interval)
+        self.on_partial = check_on_partial(on_partial)
+        self.deferrable = deferrable
+        self._last_jobs: list[Job] = []
+        if self.poll_interval <= 0:
+            raise ConfigurationError(
+                f"poll_interval must be a positive number of seconds, not {poll_interval}"
+            )
+
+    @cached_property
+    def hook(self) -> JobHook:
+        """The vendor hook for ``conn_id``."""
+        return self.hook_class(self.conn_id)
+
+    @cached_property
+    def _reporter(self) -> ProgressReporter:
+        return ProgressReporter(self.log)
+
+    def job_ids(self) -> list[str]:
+        """The (rendered) job ids as a list; raises a clear error for an empty or malformed value."""
+        raw = [self.job_id] if isinstance(self.job_id, (str, int)) else list(self.job_id or [])
+        ids = [str(job_id).strip() for job_id in raw]
+        if not ids or any(not job_id for job_id in ids):
+            raise ConfigurationError(
+                f"job_id must be a job id or a non-empty list of job ids, got {self.job_id!r}"
+            )
+        return ids
+
+    def execute(self, context: Context) -> Any:
+        """Read the jobs once; finish now if they have ended, else wait (deferred or polling)."""
+        ids = self.job_ids()
+        if not self.deferrable:
+            return self._poll_in_worker(context)
+        try:
+            jobs = self.hook.get_jobs(ids)
+        except TransientVendorError as error:
+            self.log.warning("%s; the triggerer will keep trying", error)
+        else:
+            self._reporter.report(jobs)
+            if all(job.state.is_terminal for job in jobs):
+                return self._finish(jobs)
+        self._defer(ids)
+        return None
+
+    def poke(self, context: Context) -> bool | PokeReturnValue:
+        """One read in worker mode: done when every job has ended."""
+        jobs = self.hook.get_jobs(self.job_ids())
+        self._reporter.report(jobs)
+        self._last_jobs = jobs
+        if not all(job.state.is_terminal for job in jobs):
+            return False
+        return PokeReturnValue(is_done=True, xcom_value=self._finish(jobs))
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """Resume after the trigger: fail on error or timeout, else fetch full results and judge them."""
+        result = WaitEvent.from_payload(event)
+        if result.outcome == "timeout":
+            raise AirflowSensorTimeout(f"timed out after {self.timeout:g} s: {result.message}")
+        if result.outcome == "error":
+            raise AirflowException(result.message)
+        self.log.info("%s", result.message)
+        jobs = self.hook.get_jobs(self.job_ids())
+        return self._finish(jobs)
+
+    def _poll_in_worker(self, context: Context) -> Any:
+        self._last_jobs = []
+        try:
+            return super().execute(context)
+        except AirflowSensorTimeout as error:
+            progress = self._reporter.describe(self._last_jobs) or "no status could be read"
+            raise AirflowSensorTimeout(f"{error} Last progress: {progress}") from None
+
+    def _defer(self, ids: list[str]) -> None:
+        trigger = JobTrigger(
+            hook_path=f"{self.hook_class.__module__}.{self.hook_class.__qualname__}",
+            conn_id=self.conn_id,
+            job_ids=ids,
+            poll_interval=self.poll_interval,
+            deadline=time.time() + self.timeout,
+        )
+        self.defer(
+            trigger=trigger,
+            method_name="execute_complete",
+            timeout=timedelta(seconds=self.timeout) + DEFERRAL_GRACE,
+        )
+
+    def _finish(self, jobs: list[Job]) -> Any:
+        verdict = judge(jobs, self.on_partial)
+        for line in verdict.warnings:
+            self.log.warning("%s", line)
+        for line in verdict.failures:
+            self.log.error("%s", line)
+        if not verdict.ok:
+            raise AirflowFailException(verdict.error_message())
+        self.log.info("%s", verdict.summary)
+        dicts = [job.to_dict() for job in jobs]
+        return dicts[0] if isinstance(self.job_id, (str, int)) else dicts

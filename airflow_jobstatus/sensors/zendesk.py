@@ -1,0 +1,38 @@
+"""ZendeskJobSensor: wait for Zendesk Support job statuses to complete."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from airflow_jobstatus.hooks.zendesk import ZendeskJobHook
+from airflow_jobstatus.sensors.base import JobSensor
+
+
+class ZendeskJobSensor(JobSensor):
+    """Waits for Zendesk jobs (``/api/v2/job_statuses``) to end; returns the final job status(es).
+
+    Succeeds when every job ``completed``; fails on ``failed`` / ``killed``, on a job id Zendesk no
+    longer knows (its status data expired, or the id is wrong), and at ``timeout``. A job that
+    completed with failed items is PARTIAL and follows ``on_partial``. Several ids are read with
+    ``show_many`` (100 per call).
+
+    :param job_id: one Zendesk job id, or a list of them (templated).
+    :param zendesk_conn_id: the Airflow connection (default ``zendesk_default``).
+    :param poll_interval: seconds between status reads (default 30).
+    :param timeout: seconds to wait in all (default: Airflow's sensor default, 7 days).
+    :param on_partial: ``"fail"`` (default) or ``"warn"`` when items of a completed job failed.
+    :param deferrable: wait in the triggerer (default True); False polls in the worker.
+    """
+
+    hook_class = ZendeskJobHook
+
+    def __init__(
+        self,
+        *,
+        job_id: str | Sequence[str],
+        zendesk_conn_id: str = ZendeskJobHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(job_id=job_id, conn_id=zendesk_conn_id, **kwargs)
+        self.zendesk_conn_id = zendesk_conn_id

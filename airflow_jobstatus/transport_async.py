@@ -1,0 +1,116 @@
+"""Non-blocking HTTP for triggers: one aiohttp session shared per event loop.
+
+Opening a session per poll costs several times the CPU of reusing one (TLS handshakes, connector
+set-up), so every trigger of a triggerer process shares one session per event loop. Users of the
+session hold a lease; the session closes when the last lease ends. The retry and error policy is
+the one in :mod:`airflow_jobstatus.transport`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from typing import Any
+
+import aiohttp
+
+from airflow_jobstatus.errors import TransientVendorError
+from airflow_jobstatus.transport import (
+    ApiTarget,
+    RetryPolicy,
+    interpret_response,
+    wait_before_retry,
+    without_query,
+)
+
+log = logging.getLogger(__name__)
+
+
+class _SharedSession:
+    def __init__(self) -> None:
+        self.session: aiohttp.ClientSession | None = None
+        self.leases = 0
+
+
+_sessions: dict[asyncio.AbstractEventLoop, _SharedSession] = {}
+
+
+@asynccontextmanager
+async def shared_session() -> AsyncIterator[aiohttp.ClientSession]:
+    """Lease the event loop's shared session, creating it on first use and closing it after the last."""
+    loop = asyncio.get_running_loop()
+    shared = _sessions.setdefault(loop, _SharedSession())
+    if shared.session is None or shared.session.closed:
+        shared.session = aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
+            timeout=aiohttp.ClientTimeout(total=60, sock_connect=10),
+        )
+    shared.leases += 1
+    try:
+        yield shared.session
+    finally:
+        shared.leases -= 1
+        if shared.leases == 0:
+            session, shared.session = shared.session, None
+            _sessions.pop(loop, None)
+            if session is not None:
+                await session.close()
+
+
+def session_count() -> int:
+    """How many shared sessions are open in this process (for tests and benchmarks)."""
+    return sum(1 for shared in _sessions.values() if shared.session is not None)
+
+
+class AsyncTransport:
+    """Non-blocking twin of :class:`~airflow_jobstatus.transport.SyncTransport` on a leased session."""
+
+    def __init__(
+        self, target: ApiTarget, session: aiohttp.ClientSession, retry: RetryPolicy | None = None
+    ) -> None:
+        self.target = target
+        self.retry = retry or RetryPolicy(attempts=3)
+        self._session = session
+
+    async def request_json(
+        self,
+        method: str,
+        path_or_url: str,
+        *,
+        params: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        retry: bool | None = None,
+    ) -> Any:
+        """Send a request and return its parsed JSON; reads are retried, writes only if ``retry``."""
+        retry = method.upper() == "GET" if retry is None else retry
+        attempts = self.retry.attempts if retry else 1
+        url = self.target.url(path_or_url)
+        for attempt in range(1, attempts + 1):
+            try:
+                return await self._send(method, url, params, json_body)
+            except Exception as error:
+                await asyncio.sleep(wait_before_retry(self.retry, error, attempt, attempts))
+        raise AssertionError("unreachable")
+
+    async def _send(self, method: str, url: str, params: Mapping[str, str] | None, json_body: Any) -> Any:
+        try:
+            async with self._session.request(
+                method,
+                url,
+                params=params,
+                json=json_body,
+                headers=self.target.headers_for(url),
+                timeout=aiohttp.ClientTimeout(total=self.target.timeout),
+                allow_redirects=False,
+            ) as response:
+                body = await response.read()
+                return interpret_response(
+                    self.target, method, str(response.url), response.status, response.headers, body
+                )
+        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+            raise TransientVendorError(
+                f"could not reach {self.target.vendor} ({method} {without_query(url)}): "
+                f"{type(error).__name__}"
+            ) from None

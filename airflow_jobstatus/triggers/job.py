@@ -1,0 +1,166 @@
+"""JobTrigger: waits in the triggerer until every job of a vendor connection has ended.
+
+One trigger class serves every vendor: its kwargs name the hook class, the connection id, the job
+ids, the poll interval and an absolute deadline (never a secret), so a restarted triggerer rebuilds
+the same wait. Only a terminal state of every job, the deadline, or a permanent error (bad
+credentials, unknown job, a broken answer after retries) ends it; transient errors are logged and
+the wait goes on. The event it yields is small: the states and counts of the jobs, not their results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+
+from airflow.triggers.base import BaseTrigger, TriggerEvent
+
+from airflow_jobstatus.errors import ConfigurationError, JobStatusError, TransientVendorError
+from airflow_jobstatus.models import Job
+from airflow_jobstatus.progress import ProgressReporter
+
+if TYPE_CHECKING:
+    from airflow_jobstatus.hooks.base import JobHook
+
+Outcome = Literal["ended", "timeout", "error"]
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """The few fields of a job an event carries."""
+
+    id: str
+    state: str
+    vendor_status: str
+    progress: int | None = None
+    total: int | None = None
+    percent: float | None = None
+    failed_items: int = 0
+
+    @classmethod
+    def of(cls, job: Job) -> JobSummary:
+        """Summarize a job."""
+        return cls(
+            job.id,
+            job.state.value,
+            job.vendor_status,
+            job.progress,
+            job.total,
+            job.percent,
+            len(job.failed_items),
+        )
+
+
+@dataclass(frozen=True)
+class WaitEvent:
+    """The payload of the TriggerEvent a JobTrigger yields."""
+
+    outcome: Outcome
+    message: str
+    jobs: list[JobSummary] = field(default_factory=list)
+
+    def to_payload(self) -> dict[str, Any]:
+        """Plain JSON for the TriggerEvent."""
+        return asdict(self)
+
+    @classmethod
+    def from_payload(cls, payload: dict[str, Any]) -> WaitEvent:
+        """Rebuild from a TriggerEvent payload."""
+        jobs = [JobSummary(**job) for job in payload.get("jobs", [])]
+        return cls(outcome=payload["outcome"], message=payload.get("message", ""), jobs=jobs)
+
+
+class JobTrigger(BaseTrigger):
+    """Waits until every job in ``job_ids`` ends, the ``deadline`` passes, or an error is permanent.
+
+    :param hook_path: import path of the vendor hook class (a JobHook subclass).
+    :param conn_id: the Airflow connection the hook reads.
+    :param job_ids: the jobs to wait for.
+    :param poll_interval: seconds between status reads.
+    :param deadline: absolute end of the wait, as a UNIX timestamp.
+    """
+
+    def __init__(
+        self,
+        hook_path: str,
+        conn_id: str,
+        job_ids: Sequence[str],
+        poll_interval: float,
+        deadline: float,
+    ) -> None:
+        super().__init__()
+        self.hook_path = hook_path
+        self.conn_id = conn_id
+        self.job_ids = [str(job_id) for job_id in job_ids]
+        self.poll_interval = float(poll_interval)
+        self.deadline = float(deadline)
+
+    def serialize(self) -> tuple[str, dict[str, Any]]:
+        """Class path and plain kwargs: enough for a restarted triggerer to resume the wait."""
+        return (
+            f"{type(self).__module__}.{type(self).__qualname__}",
+            {
+                "hook_path": self.hook_path,
+                "conn_id": self.conn_id,
+                "job_ids": list(self.job_ids),
+                "poll_interval": self.poll_interval,
+                "deadline": self.deadline,
+            },
+        )
+
+    async def run(self) -> AsyncIterator[TriggerEvent]:
+        """Poll through the connection's poller until the wait ends; yield one event."""
+        event = await self._wait()
+        yield TriggerEvent(event.to_payload())
+
+    async def _wait(self) -> WaitEvent:
+        from airflow_jobstatus.triggers.poller import JobPoller
+
+        reporter = ProgressReporter(self.log)
+        jobs: list[Job] = []
+        try:
+            async with JobPoller.watch(load_hook_class(self.hook_path), self.conn_id) as poller:
+                while True:
+                    delay = self.poll_interval
+                    try:
+                        jobs = await poller.read(self.job_ids)
+                    except TransientVendorError as error:
+                        self.log.warning("%s; still waiting", error)
+                        delay = max(delay, error.retry_after or 0.0)
+                    else:
+                        reporter.report(jobs)
+                        if all(job.state.is_terminal for job in jobs):
+                            return WaitEvent("ended", _ended_message(jobs), [JobSummary.of(j) for j in jobs])
+                    remaining = self.deadline - time.time()
+                    if remaining <= 0:
+                        progress = reporter.describe(jobs) or "no status could be read"
+                        return WaitEvent(
+                            "timeout",
+                            f"the wait reached its deadline: {progress}",
+                            [JobSummary.of(j) for j in jobs],
+                        )
+                    await asyncio.sleep(min(delay, remaining))
+        except JobStatusError as error:
+            self.log.error("%s", error)
+            return WaitEvent("error", str(error), [JobSummary.of(j) for j in jobs])
+
+
+def load_hook_class(hook_path: str) -> type[JobHook]:
+    """Import a JobHook subclass by its dotted path (refusing anything else)."""
+    from airflow_jobstatus.hooks.base import JobHook
+
+    module_name, _, class_name = hook_path.rpartition(".")
+    hook_class = getattr(importlib.import_module(module_name), class_name, None)
+    if not (isinstance(hook_class, type) and issubclass(hook_class, JobHook)):
+        raise ConfigurationError(f"{hook_path!r} is not a job hook class")
+    return hook_class
+
+
+def _ended_message(jobs: Sequence[Job]) -> str:
+    counts: dict[str, int] = {}
+    for job in jobs:
+        counts[job.state.value] = counts.get(job.state.value, 0) + 1
+    return "all jobs ended: " + ", ".join(f"{n} {state}" for state, n in counts.items())
