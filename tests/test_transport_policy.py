@@ -1,0 +1,87 @@
+"""The shared retry and error policy of the transport (pure functions, no network)."""
+
+from __future__ import annotations
+
+import time
+from email.utils import formatdate
+
+import pytest
+
+from airflow_jobstatus.errors import (
+    PermanentVendorError,
+    TransientVendorError,
+    VendorAuthError,
+    VendorResponseError,
+)
+from airflow_jobstatus.transport import ApiTarget, RetryPolicy, interpret_response, parse_retry_after
+
+TARGET = ApiTarget(
+    vendor="Zendesk", conn_id="zendesk_default", base_url="https://acme.zendesk.com",
+    headers={"Authorization": "Basic c2VjcmV0"},
+)
+
+
+def test_retry_after_in_seconds_and_as_http_date() -> None:
+    assert parse_retry_after("7") == 7.0
+    now = time.time()
+    assert parse_retry_after(formatdate(now + 30, usegmt=True), now=now) == pytest.approx(30, abs=1)
+    assert parse_retry_after(formatdate(now - 30, usegmt=True), now=now) == 0.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
+
+
+def test_backoff_grows_with_jitter_and_honours_retry_after() -> None:
+    policy = RetryPolicy(backoff_base=1.0, backoff_max=8.0, retry_after_max=60)
+    assert all(0.5 <= policy.delay(1, None) <= 1.0 for _ in range(50))
+    assert all(4.0 <= policy.delay(4, None) <= 8.0 for _ in range(50))
+    assert all(4.0 <= policy.delay(9, None) <= 8.0 for _ in range(50))
+    assert policy.delay(1, 12.0) == 12.0
+    assert policy.delay(1, 3600.0) == 60
+
+
+def test_auth_headers_only_go_to_the_api_host() -> None:
+    assert TARGET.headers_for("https://acme.zendesk.com/api/v2/x")["Authorization"]
+    assert "Authorization" not in TARGET.headers_for("https://files.example.com/result.json")
+    assert "Authorization" not in TARGET.headers_for("http://acme.zendesk.com/api/v2/x")
+    assert "c2VjcmV0" not in repr(TARGET)
+
+
+@pytest.mark.parametrize(
+    ("status", "error", "text"),
+    [
+        (401, VendorAuthError, "connection 'zendesk_default' was rejected by Zendesk (HTTP 401"),
+        (403, VendorAuthError, "check the token"),
+        (404, PermanentVendorError, "HTTP 404"),
+        (429, TransientVendorError, "HTTP 429"),
+        (503, TransientVendorError, "HTTP 503"),
+        (302, PermanentVendorError, "redirect"),
+        (422, PermanentVendorError, "HTTP 422"),
+    ],
+)
+def test_status_codes_map_to_errors_that_say_what_to_do(status: int, error: type, text: str) -> None:
+    with pytest.raises(error, match=text.replace("(", r"\(")) as raised:
+        interpret_response(TARGET, "GET", "https://acme.zendesk.com/api/v2/job_statuses/1.json?x=1",
+                           status, {"Retry-After": "5"}, b'{"error": "Couldn\'t authenticate you"}')
+    assert getattr(raised.value, "status", None) == status
+
+
+def test_429_carries_retry_after() -> None:
+    with pytest.raises(TransientVendorError) as raised:
+        interpret_response(TARGET, "GET", "https://acme.zendesk.com/x", 429, {"Retry-After": "5"}, b"")
+    assert raised.value.retry_after == 5.0
+
+
+def test_bad_json_names_url_status_and_body_start() -> None:
+    body = b"<html><body>" + b"Bad gateway " * 100 + b"</body></html>"
+    with pytest.raises(VendorResponseError) as raised:
+        interpret_response(TARGET, "GET", "https://acme.zendesk.com/api/v2/job_statuses/1.json", 200, {}, body)
+    message = str(raised.value)
+    assert "GET https://acme.zendesk.com/api/v2/job_statuses/1.json" in message
+    assert "HTTP 200" in message
+    assert "<html><body>Bad gateway" in message
+    assert len(message) < 400
+
+
+def test_success_returns_parsed_json() -> None:
+    assert interpret_response(TARGET, "GET", "https://acme.zendesk.com/x", 200, {}, b'{"a": 1}') == {"a": 1}
+    assert interpret_response(TARGET, "GET", "https://acme.zendesk.com/x", 204, {}, b"") is None
