@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import time
 from collections.abc import Sequence
 from datetime import timedelta
@@ -82,13 +83,13 @@ class JobSensor(BaseSensorOperator):
 
     def job_ids(self) -> list[str]:
         """The (rendered) job ids as a list; raises a clear error for an empty or malformed value."""
-        raw = [self.job_id] if isinstance(self.job_id, (str, int)) else list(self.job_id or [])
-        ids = [str(job_id).strip() for job_id in raw]
-        if not ids or any(not job_id for job_id in ids):
-            raise ConfigurationError(
-                f"job_id must be a job id or a non-empty list of job ids, got {self.job_id!r}"
-            )
-        return ids
+        return parse_job_ids(self.job_id)
+
+    def _single(self) -> bool:
+        """True when one id was asked for as a scalar: the return value is then one dict, not a list."""
+        return (
+            isinstance(self.job_id, (str, int)) and len(self.job_ids()) == 1 and "[" not in str(self.job_id)
+        )
 
     def execute(self, context: Context) -> Any:
         """Read the jobs once; finish now if they have ended, else wait (deferred or polling)."""
@@ -158,4 +159,24 @@ class JobSensor(BaseSensorOperator):
             raise AirflowFailException(verdict.error_message())
         self.log.info("%s", verdict.summary)
         dicts = [job.to_dict() for job in jobs]
-        return dicts[0] if isinstance(self.job_id, (str, int)) else dicts
+        return dicts[0] if self._single() else dicts
+
+
+def parse_job_ids(value: Any) -> list[str]:
+    """Job ids from a list, one id, a comma-separated string, or a rendered list such as ``"['a', 'b']"``."""
+    raw = value
+    if isinstance(raw, str):
+        text = raw.strip()
+        if text.startswith("["):
+            try:
+                raw = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                raise ConfigurationError(f"job_id {value!r} looks like a list but cannot be read") from None
+        else:
+            raw = [part for part in text.replace(",", " ").split()]
+    elif isinstance(raw, int):
+        raw = [raw]
+    ids = [str(job_id).strip() for job_id in (raw or [])] if isinstance(raw, (list, tuple)) else []
+    if not ids or any(not job_id for job_id in ids):
+        raise ConfigurationError(f"job_id must be a job id or a non-empty list of job ids, got {value!r}")
+    return ids
