@@ -1,0 +1,57 @@
+"""`python -m airflow_jobstatus.sandbox [--host H] [--port P] [--job-seconds S]`: serve until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+
+from aiohttp import web
+
+from .server import bound_port, build_app
+from .state import SandboxState
+from .zendesk_jobs import ZendeskSandboxConfig
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Parse the command line."""
+    parser = argparse.ArgumentParser(prog="python -m airflow_jobstatus.sandbox", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8900)
+    parser.add_argument("--job-seconds", type=float, default=3.0, help="how long a job takes (seconds)")
+    return parser.parse_args(argv)
+
+
+async def serve(host: str, port: int, config: ZendeskSandboxConfig) -> None:
+    """Serve the sandbox until SIGINT or SIGTERM."""
+    runner = web.AppRunner(build_app(SandboxState(zendesk=config)), access_log=None, shutdown_timeout=1.0)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):  # not on Windows
+            loop.add_signal_handler(sig, stop.set)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"sandbox listening on http://{shown}:{bound_port(runner)}", flush=True)
+    print(
+        f"zendesk: email {config.email}, API token {config.api_token!r} (basic '{config.email}/token'), "
+        f"password {config.password!r}, OAuth bearer {config.oauth_token!r}",
+        flush=True,
+    )
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point."""
+    args = parse_args(argv)
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.host, args.port, ZendeskSandboxConfig(job_seconds=args.job_seconds)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,77 @@
+"""The vendor-neutral middleware: injected faults (before any auth) and the request log."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from http import HTTPStatus
+
+from aiohttp import web
+
+from .state import Fault, RequestRecord, redact_query
+from .webutil import AUTH_KIND, STATE_KEY, Handler
+
+CONTROL_PREFIX = "/_sandbox"
+
+
+def fault_response(fault: Fault, status: int) -> web.Response:
+    """Build the response an injected fault answers with."""
+    body = fault.body
+    if body is None:
+        try:
+            reason = HTTPStatus(status).phrase
+        except ValueError:
+            reason = "Error"
+        body = {"error": reason.replace(" ", ""), "description": "sandbox injected fault"}
+    text = body if isinstance(body, str) else json.dumps(body)
+    headers = dict(fault.headers)
+    if fault.retry_after is not None:
+        headers["Retry-After"] = fault.retry_after
+    # content_type may carry a charset; set the header verbatim rather than through aiohttp's parser.
+    headers["Content-Type"] = fault.content_type
+    return web.Response(status=status, body=text.encode("utf-8"), headers=headers)
+
+
+@web.middleware
+async def sandbox_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Apply a matching fault, else run the handler; log the request either way (never a credential).
+
+    Control routes (/_sandbox/...) bypass both."""
+    state = request.app[STATE_KEY]
+    arrived = state.clock()
+
+    def log(status: int, fault: bool = False) -> None:
+        state.record(
+            RequestRecord(
+                method=request.method,
+                path=request.path,
+                query=redact_query(request.query_string),
+                auth=request.get(AUTH_KIND, "none"),
+                status=status,
+                at=arrived,
+                fault=fault,
+            )
+        )
+
+    if request.path.startswith(CONTROL_PREFIX):  # control routes: no faults, not logged
+        return await handler(request)
+    fault = state.take_fault(request.method, request.path)
+    if fault is not None:
+        if fault.delay > 0:
+            await asyncio.sleep(fault.delay)
+        if fault.reset:
+            log(0, fault=True)
+            if request.transport is not None:
+                request.transport.close()
+            # The transport is closed: aiohttp drops whatever is written to it.
+            return web.Response(status=500)
+        if fault.status is not None:
+            log(fault.status, fault=True)
+            return fault_response(fault, fault.status)
+    try:
+        response = await handler(request)
+    except web.HTTPException as exc:
+        log(exc.status)
+        raise
+    log(response.status)
+    return response

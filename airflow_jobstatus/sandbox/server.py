@@ -1,0 +1,130 @@
+"""The sandbox application, and `SandboxServer`, which runs it in a background thread for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+from types import TracebackType
+
+from aiohttp import web
+
+from . import control, zendesk
+from .middleware import sandbox_middleware
+from .state import SandboxState
+from .webutil import STATE_KEY
+from .zendesk_jobs import ZendeskSandboxConfig
+
+
+def build_app(state: SandboxState | None = None) -> web.Application:
+    """Build the aiohttp application serving every vendor and the /_sandbox control routes."""
+    app = web.Application(middlewares=[sandbox_middleware])
+    app[STATE_KEY] = state if state is not None else SandboxState()
+    control.add_routes(app)
+    zendesk.add_routes(app)
+    return app
+
+
+def bound_port(runner: web.AppRunner) -> int:
+    """Return the TCP port a started runner actually listens on."""
+    for address in runner.addresses:
+        if isinstance(address, tuple):
+            return int(address[1])
+    raise RuntimeError("the sandbox is not listening on a TCP port")
+
+
+class SandboxServer:
+    """Runs the sandbox on its own event loop in a daemon thread.
+
+    `port=0` picks a free port; `url` gives the real one once started. `state` is shared with the
+    running server, so tests can create jobs, add faults and read counters directly.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        state: SandboxState | None = None,
+        zendesk: ZendeskSandboxConfig | None = None,
+    ) -> None:
+        """Prepare (but do not start) a server on `host:port`, with `state`, or fresh state built from
+        `zendesk` (the Zendesk config that `reset()` returns to)."""
+        if state is not None and zendesk is not None:
+            raise ValueError("give either state or zendesk, not both")
+        self.host = host
+        self.port = port
+        self.state = state if state is not None else SandboxState(zendesk=zendesk)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        """The base URL, e.g. `http://127.0.0.1:54321` (the bound port once started)."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    def start(self, timeout: float = 10.0) -> SandboxServer:
+        """Start serving; return once the port accepts connections (raise if it does not in `timeout`)."""
+        if self._thread is not None:
+            raise RuntimeError("the sandbox is already running")
+        ready = threading.Event()
+        errors: list[BaseException] = []
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(
+            target=self._serve, args=(ready, errors), name="zendesk-sandbox", daemon=True
+        )
+        self._thread.start()
+        if not ready.wait(timeout) or errors:
+            self.stop()
+            raise RuntimeError(f"the sandbox did not start: {errors[0] if errors else 'timeout'}")
+        with socket.create_connection((self.host, self.port), timeout=timeout):
+            pass
+        return self
+
+    def _serve(self, ready: threading.Event, errors: list[BaseException]) -> None:
+        loop = self._loop
+        assert loop is not None
+        asyncio.set_event_loop(loop)
+        try:
+            self._runner = web.AppRunner(build_app(self.state), access_log=None, shutdown_timeout=0.5)
+            loop.run_until_complete(self._runner.setup())
+            site = web.TCPSite(self._runner, self.host, self.port)
+            loop.run_until_complete(site.start())
+            self.port = bound_port(self._runner)
+        except BaseException as exc:  # reported to start(), which raises it
+            errors.append(exc)
+            ready.set()
+            loop.close()
+            return
+        ready.set()
+        loop.run_forever()
+        loop.run_until_complete(self._runner.cleanup())
+        loop.close()
+
+    def stop(self) -> None:
+        """Stop serving and join the thread; safe to call twice."""
+        thread, loop = self._thread, self._loop
+        if thread is None or loop is None:
+            return
+        if not loop.is_closed():
+            loop.call_soon_threadsafe(loop.stop)
+        thread.join(timeout=10)
+        self._thread = self._loop = self._runner = None
+
+    def reset(self) -> None:
+        """Clear jobs, faults and the request log, and restore every config (see `SandboxState.reset`)."""
+        self.state.reset()
+
+    def __enter__(self) -> SandboxServer:
+        """Start the server."""
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        """Stop the server."""
+        self.stop()

@@ -1,0 +1,169 @@
+"""Vendor-neutral sandbox state: the request log, injected faults, and one store per vendor.
+
+Every piece of state is guarded by one re-entrant lock, because tests read and change it from their own
+thread while the server's event loop thread answers requests.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from .ratelimit import header_value
+from .zendesk_jobs import ZendeskSandboxConfig, ZendeskState
+
+# Query parameters whose values are never written to the request log.
+_SECRET_WORDS = ("token", "password", "secret", "key", "auth", "signature")
+
+
+def redact_query(query: str) -> str:
+    """Return `query` with the value of every credential-like parameter replaced by REDACTED."""
+    if not query:
+        return ""
+    pairs = parse_qsl(query, keep_blank_values=True)
+    safe = [(k, "REDACTED" if any(w in k.lower() for w in _SECRET_WORDS) else v) for k, v in pairs]
+    return urlencode(safe, safe=",[]")
+
+
+@dataclass(frozen=True)
+class RequestRecord:
+    """One request the sandbox saw. `auth` is the kind of credential used, never the credential itself.
+
+    `status` is 0 when an injected fault closed the connection without a response.
+    `at` is `time.monotonic()` when the request arrived.
+    """
+
+    method: str
+    path: str
+    query: str
+    auth: str
+    status: int
+    at: float
+    fault: bool = False
+
+    def to_json(self) -> dict[str, Any]:
+        """Return the record as a JSON-ready dict."""
+        return asdict(self)
+
+
+@dataclass
+class Fault:
+    """A response injected for the next `count` requests matching `method` and `path_prefix`.
+
+    `status=None` only delays (`delay` seconds) and then lets the request through; `reset=True` closes the
+    connection without any response; `count=None` keeps the fault until it is cleared.
+    """
+
+    path_prefix: str = "/"
+    method: str | None = None
+    status: int | None = 503
+    count: int | None = 1
+    retry_after: str | None = None
+    body: Any = None
+    content_type: str = "application/json"
+    delay: float = 0.0
+    reset: bool = False
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def matches(self, method: str, path: str) -> bool:
+        """Tell whether this fault applies to a request."""
+        method_ok = self.method in (None, "*") or self.method.upper() == method.upper()
+        return method_ok and path.startswith(self.path_prefix)
+
+
+class SandboxState:
+    """Everything the sandbox remembers: request log, faults, and the per-vendor stores (`zendesk`)."""
+
+    def __init__(
+        self,
+        zendesk: ZendeskSandboxConfig | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Create empty state; `zendesk` is the Zendesk config that `reset()` returns to."""
+        self.lock = threading.RLock()
+        self.clock = clock
+        self.requests: list[RequestRecord] = []
+        self.faults: list[Fault] = []
+        self.zendesk = ZendeskState(zendesk or ZendeskSandboxConfig(), self.lock, clock)
+
+    # ----- faults -----
+    def add_fault(
+        self,
+        path_prefix: str = "/",
+        method: str | None = None,
+        status: int | None = 503,
+        count: int | None = 1,
+        retry_after: str | float | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        delay: float = 0.0,
+        reset: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> Fault:
+        """Inject a fault (see `Fault`); it applies before authentication, as a proxy's would."""
+        fault = Fault(
+            path_prefix=path_prefix,
+            method=method,
+            status=status,
+            count=count,
+            retry_after=None if retry_after is None else header_value(retry_after),
+            body=body,
+            content_type=content_type,
+            delay=delay,
+            reset=reset,
+            headers=dict(headers or {}),
+        )
+        with self.lock:
+            self.faults.append(fault)
+        return fault
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        """Consume one use of the first fault matching the request and return a copy of it."""
+        with self.lock:
+            for fault in self.faults:
+                if not fault.matches(method, path):
+                    continue
+                if fault.count is not None:
+                    fault.count -= 1
+                    if fault.count <= 0:
+                        self.faults.remove(fault)
+                return replace(fault)
+        return None
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault."""
+        with self.lock:
+            self.faults.clear()
+
+    # ----- request log -----
+    def record(self, record: RequestRecord) -> None:
+        """Append one record to the request log."""
+        with self.lock:
+            self.requests.append(record)
+
+    def count(
+        self,
+        method: str | None = None,
+        path_prefix: str | None = None,
+        status: int | None = None,
+    ) -> int:
+        """Count logged requests matching every given filter."""
+        with self.lock:
+            return sum(
+                1
+                for r in self.requests
+                if (method is None or r.method == method.upper())
+                and (path_prefix is None or r.path.startswith(path_prefix))
+                and (status is None or r.status == status)
+            )
+
+    def reset(self) -> None:
+        """Clear the log, the faults and every vendor store, and restore the initial configs."""
+        with self.lock:
+            self.requests.clear()
+            self.faults.clear()
+            self.zendesk.reset()
