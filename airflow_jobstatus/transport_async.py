@@ -71,7 +71,7 @@ class AsyncTransport:
         self, target: ApiTarget, session: aiohttp.ClientSession, retry: RetryPolicy | None = None
     ) -> None:
         self.target = target
-        self.retry = retry or RetryPolicy(attempts=3)
+        self.retry = retry or RetryPolicy()
         self._session = session
 
     async def request_json(

@@ -16,7 +16,9 @@ from airflow_jobstatus.errors import (
 from airflow_jobstatus.transport import ApiTarget, RetryPolicy, interpret_response, parse_retry_after
 
 TARGET = ApiTarget(
-    vendor="Zendesk", conn_id="zendesk_default", base_url="https://acme.zendesk.com",
+    vendor="Zendesk",
+    conn_id="zendesk_default",
+    base_url="https://acme.zendesk.com",
     headers={"Authorization": "Basic c2VjcmV0"},
 )
 
@@ -60,8 +62,14 @@ def test_auth_headers_only_go_to_the_api_host() -> None:
 )
 def test_status_codes_map_to_errors_that_say_what_to_do(status: int, error: type, text: str) -> None:
     with pytest.raises(error, match=text.replace("(", r"\(")) as raised:
-        interpret_response(TARGET, "GET", "https://acme.zendesk.com/api/v2/job_statuses/1.json?x=1",
-                           status, {"Retry-After": "5"}, b'{"error": "Couldn\'t authenticate you"}')
+        interpret_response(
+            TARGET,
+            "GET",
+            "https://acme.zendesk.com/api/v2/job_statuses/1.json?x=1",
+            status,
+            {"Retry-After": "5"},
+            b'{"error": "Couldn\'t authenticate you"}',
+        )
     assert getattr(raised.value, "status", None) == status
 
 
@@ -74,7 +82,9 @@ def test_429_carries_retry_after() -> None:
 def test_bad_json_names_url_status_and_body_start() -> None:
     body = b"<html><body>" + b"Bad gateway " * 100 + b"</body></html>"
     with pytest.raises(VendorResponseError) as raised:
-        interpret_response(TARGET, "GET", "https://acme.zendesk.com/api/v2/job_statuses/1.json", 200, {}, body)
+        interpret_response(
+            TARGET, "GET", "https://acme.zendesk.com/api/v2/job_statuses/1.json", 200, {}, body
+        )
     message = str(raised.value)
     assert "GET https://acme.zendesk.com/api/v2/job_statuses/1.json" in message
     assert "HTTP 200" in message

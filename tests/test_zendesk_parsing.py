@@ -19,10 +19,22 @@ BARE_COMPLETED = {
     "status": "completed",
     "message": "Completed at Fri Apr 13 02:51:53 +0000 2012",
     "results": [
-        {"title": "I accidentally the whole bottle", "action": "update", "errors": "", "id": 380,
-         "success": True, "status": "Updated"},
-        {"title": "Printer on fire", "action": "update", "errors": "", "id": 90, "success": True,
-         "status": "Updated"},
+        {
+            "title": "I accidentally the whole bottle",
+            "action": "update",
+            "errors": "",
+            "id": 380,
+            "success": True,
+            "status": "Updated",
+        },
+        {
+            "title": "Printer on fire",
+            "action": "update",
+            "errors": "",
+            "id": 90,
+            "success": True,
+            "status": "Updated",
+        },
     ],
 }
 
@@ -89,8 +101,19 @@ def test_unknown_status_keeps_running_and_warns_once(caplog: pytest.LogCaptureFi
 
 
 def test_running_job_with_missing_optional_fields() -> None:
-    job = parse_job({"job_status": {"id": "b2", "status": "working", "url": None, "total": None,
-                                    "progress": None, "message": None, "results": None}})
+    job = parse_job(
+        {
+            "job_status": {
+                "id": "b2",
+                "status": "working",
+                "url": None,
+                "total": None,
+                "progress": None,
+                "message": None,
+                "results": None,
+            }
+        }
+    )
     assert job.state is JobState.RUNNING
     assert (job.progress, job.total, job.percent, job.results) == (None, None, None, [])
     assert job.progress_text() == "working"
@@ -103,28 +126,56 @@ def test_progress_text_while_working() -> None:
 
 
 def test_create_results_shape() -> None:
-    job = parse_job({"id": "d4", "status": "completed", "total": 2, "progress": 2,
-                     "results": [{"id": 244, "index": 0}, {"id": 245, "index": 1}]})
+    job = parse_job(
+        {
+            "id": "d4",
+            "status": "completed",
+            "total": 2,
+            "progress": 2,
+            "results": [{"id": 244, "index": 0}, {"id": 245, "index": 1}],
+        }
+    )
     assert job.state is JobState.SUCCEEDED
     assert [(item.index, item.id, item.success) for item in job.results] == [(0, 244, True), (1, 245, True)]
 
 
 def test_users_create_or_update_results_keep_email() -> None:
-    job = parse_job({"id": "e5", "status": "completed", "results": [
-        {"id": 369731992959, "status": "Updated", "email": "a@example.com"},
-        {"id": 369731992960, "status": "Created", "email": "b@example.com"},
-    ]})
+    job = parse_job(
+        {
+            "id": "e5",
+            "status": "completed",
+            "results": [
+                {"id": 369731992959, "status": "Updated", "email": "a@example.com"},
+                {"id": 369731992960, "status": "Created", "email": "b@example.com"},
+            ],
+        }
+    )
     assert [item.status for item in job.results] == ["Updated", "Created"]
     assert job.results[1].extra == {"email": "b@example.com"}
 
 
 def test_completed_job_with_failed_items_is_partial() -> None:
-    job = parse_job({"job_status": {"id": "f6", "status": "completed", "total": 3, "progress": 3, "results": [
-        {"id": 90, "action": "update", "success": True, "status": "Updated"},
-        {"index": 1, "id": 12, "error": "TicketUpdateFailed", "details": "Subject: cannot be blank",
-         "success": False},
-        {"index": 2, "error": "RecordInvalid", "details": "Email: is already being used"},
-    ]}})
+    job = parse_job(
+        {
+            "job_status": {
+                "id": "f6",
+                "status": "completed",
+                "total": 3,
+                "progress": 3,
+                "results": [
+                    {"id": 90, "action": "update", "success": True, "status": "Updated"},
+                    {
+                        "index": 1,
+                        "id": 12,
+                        "error": "TicketUpdateFailed",
+                        "details": "Subject: cannot be blank",
+                        "success": False,
+                    },
+                    {"index": 2, "error": "RecordInvalid", "details": "Email: is already being used"},
+                ],
+            }
+        }
+    )
     assert job.state is JobState.PARTIAL
     failed = job.failed_items
     assert [(item.index, item.id, item.error) for item in failed] == [
@@ -141,10 +192,14 @@ def test_object_results_for_permanent_deletion() -> None:
 
 
 def test_show_many_payload() -> None:
-    jobs = parse_jobs_payload({"job_statuses": [
-        {"id": "a", "status": "queued"},
-        {"id": "b", "status": "completed", "results": []},
-    ]})
+    jobs = parse_jobs_payload(
+        {
+            "job_statuses": [
+                {"id": "a", "status": "queued"},
+                {"id": "b", "status": "completed", "results": []},
+            ]
+        }
+    )
     assert [(job.id, job.state) for job in jobs] == [("a", JobState.QUEUED), ("b", JobState.SUCCEEDED)]
 
 

@@ -23,7 +23,7 @@ from airflow_jobstatus.errors import (
     VendorAuthError,
 )
 from airflow_jobstatus.models import Job
-from airflow_jobstatus.transport import ApiTarget, SyncTransport
+from airflow_jobstatus.transport import ApiTarget, RetryPolicy, SyncTransport
 
 if TYPE_CHECKING:
     from airflow_jobstatus.transport_async import AsyncTransport
@@ -42,6 +42,7 @@ class JobHook(BaseHook):
     """Base class of the vendor job hooks: resolves the connection once and reads jobs.
 
     :param conn_id: the Airflow connection to use (each vendor has its own default id).
+    :param retry: how transient failures of status reads are retried (default: RetryPolicy()).
     """
 
     vendor: ClassVar[str]
@@ -52,9 +53,12 @@ class JobHook(BaseHook):
     #: Words added to a "job not found" message: how long the vendor keeps job status data.
     retention_note: ClassVar[str] = "the id is wrong, or the vendor no longer keeps its status"
 
-    def __init__(self, conn_id: str | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self, conn_id: str | None = None, *, retry: RetryPolicy | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self.conn_id = conn_id or self.default_conn_name
+        self.retry = retry
         self._sync: SyncTransport | None = None
         self._target: ApiTarget | None = None
 
@@ -82,7 +86,7 @@ class JobHook(BaseHook):
         if self._sync is None:
             conn = self.get_connection(self.conn_id)
             fields = ConnectionFields.from_connection(conn, conn.extra_dejson)
-            self._sync = SyncTransport(self.api_target(fields))
+            self._sync = SyncTransport(self.api_target(fields), self.retry)
         return self._sync
 
     def get_job(self, job_id: str) -> Job:
@@ -109,7 +113,7 @@ class JobHook(BaseHook):
 
         target = await self._async_target()
         async with shared_session() as session:
-            yield AsyncTransport(target, session)
+            yield AsyncTransport(target, session, self.retry)
 
     async def aget_job(self, job_id: str) -> Job:
         """Async twin of :meth:`get_job`."""

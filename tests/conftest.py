@@ -1,0 +1,54 @@
+"""Shared fixtures: one sandbox for the session, Airflow connections pointing at it, a canary token."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from airflow_jobstatus.sandbox import SandboxServer, ZendeskSandboxConfig
+
+#: The API token of every test connection: it must never show up in logs, XCom, events or errors.
+CANARY_TOKEN = "canary-7f3e9a1c5b-never-log-me"
+AGENT_EMAIL = "agent@example.com"
+
+
+def connection_json(**fields: Any) -> str:
+    """An ``AIRFLOW_CONN_*`` value (JSON form)."""
+    return json.dumps(fields)
+
+
+def zendesk_connection(url: str, **overrides: Any) -> str:
+    """Our Zendesk connection type pointing at ``url``, with the canary token as API token."""
+    fields: dict[str, Any] = {
+        "conn_type": "jobstatus_zendesk",
+        "host": url,
+        "login": AGENT_EMAIL,
+        "password": CANARY_TOKEN,
+    }
+    fields.update(overrides)
+    return connection_json(**fields)
+
+
+@pytest.fixture(scope="session")
+def sandbox_server() -> Iterator[SandboxServer]:
+    """One sandbox for the whole run; its API token is the canary."""
+    config = ZendeskSandboxConfig(api_token=CANARY_TOKEN, job_seconds=1.0)
+    with SandboxServer(zendesk=config) as server:
+        yield server
+
+
+@pytest.fixture
+def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
+    """The session's sandbox, reset to a clean state for this test."""
+    sandbox_server.reset()
+    return sandbox_server
+
+
+@pytest.fixture
+def zendesk_conn(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``zendesk_default`` pointing at the sandbox (returns the conn id)."""
+    monkeypatch.setenv("AIRFLOW_CONN_ZENDESK_DEFAULT", zendesk_connection(sandbox.url))
+    return "zendesk_default"
