@@ -29,7 +29,7 @@ class ProgressReporter:
             if self._seen.get(job.id) == key:
                 continue
             self._seen[job.id] = key
-            self._log.info("job %s: %s [%s]", job.id, job.progress_text(), job.vendor_status)
+            self._log.info(f"job {job.id}: {job.progress_text()} [{job.vendor_status}]")
 
     def describe(self, jobs: Iterable[Job]) -> str:
         """The last known progress of these jobs, for a timeout message."""

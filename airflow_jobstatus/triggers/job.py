@@ -128,7 +128,7 @@ class JobTrigger(BaseTrigger):
                     try:
                         jobs = await poller.read(self.job_ids)
                     except TransientVendorError as error:
-                        self.log.warning("%s; still waiting", error)
+                        self.log.warning(f"{error}; still waiting")
                         delay = max(delay, error.retry_after or 0.0)
                     else:
                         reporter.report(jobs)
@@ -144,7 +144,7 @@ class JobTrigger(BaseTrigger):
                         )
                     await asyncio.sleep(min(delay, remaining))
         except JobStatusError as error:
-            self.log.error("%s", error)
+            self.log.error(str(error))
             return WaitEvent("error", str(error), [JobSummary.of(j) for j in jobs])
 
 

@@ -1,0 +1,157 @@
+"""JobTrigger against the sandbox: waits, survives transient errors, ends on permanent ones, resumes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import pytest
+import structlog
+from conftest import CANARY_TOKEN, zendesk_connection
+
+from airflow_jobstatus.sandbox import SandboxServer
+from airflow_jobstatus.transport_async import session_count
+from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
+from airflow_jobstatus.triggers.poller import active_pollers
+
+HOOK = "airflow_jobstatus.hooks.zendesk.ZendeskJobHook"
+SHOW = "/api/v2/job_statuses/"
+
+
+def make_trigger(
+    job_ids: list[str], *, conn_id: str = "zendesk_default", wait: float = 30.0, poll: float = 0.2
+) -> JobTrigger:
+    return JobTrigger(
+        hook_path=HOOK, conn_id=conn_id, job_ids=job_ids, poll_interval=poll, deadline=time.time() + wait
+    )
+
+
+async def run_to_end(trigger: JobTrigger) -> WaitEvent:
+    events = [event async for event in trigger.run()]
+    assert len(events) == 1
+    return WaitEvent.from_payload(events[0].payload)
+
+
+def test_serialize_holds_plain_data_and_no_secret() -> None:
+    trigger = make_trigger(["a", "b"])
+    classpath, kwargs = trigger.serialize()
+    assert classpath == "airflow_jobstatus.triggers.job.JobTrigger"
+    assert kwargs == {
+        "hook_path": HOOK,
+        "conn_id": "zendesk_default",
+        "job_ids": ["a", "b"],
+        "poll_interval": 0.2,
+        "deadline": trigger.deadline,
+    }
+    assert CANARY_TOKEN not in repr(kwargs) + repr(trigger)
+
+
+async def test_waits_until_jobs_complete_and_logs_progress(sandbox: SandboxServer, zendesk_conn: str) -> None:
+    ids = [sandbox.state.zendesk.create_job(total=10, duration=1.0, queued_for=0.2) for _ in range(2)]
+    with structlog.testing.capture_logs() as logs:
+        event = await run_to_end(make_trigger(ids))
+    assert event.outcome == "ended"
+    assert [(job.id, job.state) for job in event.jobs] == [(ids[0], "succeeded"), (ids[1], "succeeded")]
+    lines = [entry["event"] for entry in logs]
+    assert f"job {ids[0]}: 10/10 (100%) [completed]" in lines
+    assert any(line.startswith(f"job {ids[0]}: ") and "[working]" in line for line in lines)
+    assert len(lines) == len(set(lines))  # one line per change, not per poll
+    assert not any(CANARY_TOKEN in str(entry) for entry in logs)
+    assert sandbox.state.count(path_prefix="/api/v2/job_statuses/show_many") >= 3
+    assert active_pollers() == 0 and session_count() == 0
+
+
+async def test_event_is_small_and_counts_failed_items(sandbox: SandboxServer, zendesk_conn: str) -> None:
+    job_id = sandbox.state.zendesk.create_job(total=50, duration=0.0, failed_indexes=[3, 7])
+    event = await run_to_end(make_trigger([job_id]))
+    assert event.jobs[0].state == "partial"
+    assert event.jobs[0].failed_items == 2
+    assert len(repr(event.to_payload())) < 400
+
+
+async def test_transient_errors_do_not_end_the_wait(sandbox: SandboxServer, zendesk_conn: str) -> None:
+    job_id = sandbox.state.zendesk.create_job(total=1, duration=0.5)
+    sandbox.state.add_fault(path_prefix=SHOW, status=503, count=5, retry_after="0")
+    sandbox.state.add_fault(path_prefix=SHOW, reset=True, count=1)
+    with structlog.testing.capture_logs() as logs:
+        event = await run_to_end(make_trigger([job_id]))
+    assert event.outcome == "ended" and event.jobs[0].state == "succeeded"
+    assert any("still waiting" in entry["event"] for entry in logs)
+    assert sandbox.state.count(path_prefix=SHOW, status=503) == 5
+
+
+@pytest.mark.parametrize(
+    ("setup", "expected"),
+    [
+        ("bad_token", "connection 'zendesk_default' was rejected by Zendesk (HTTP 401"),
+        ("unknown_id", "Zendesk does not know job 00000000000000000000000000000000"),
+    ],
+)
+async def test_permanent_errors_end_the_wait_at_once(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, setup: str, expected: str
+) -> None:
+    password = "revoked-token" if setup == "bad_token" else CANARY_TOKEN
+    monkeypatch.setenv("AIRFLOW_CONN_ZENDESK_DEFAULT", zendesk_connection(sandbox.url, password=password))
+    job_id = (
+        "00000000000000000000000000000000" if setup == "unknown_id" else sandbox.state.zendesk.create_job()
+    )
+    started = time.monotonic()
+    event = await run_to_end(make_trigger([job_id]))
+    assert event.outcome == "error"
+    assert expected in event.message
+    assert CANARY_TOKEN not in event.message
+    assert time.monotonic() - started < 2
+    assert sandbox.state.count(path_prefix=SHOW) == 1
+
+
+async def test_deadline_ends_the_wait_with_last_progress(sandbox: SandboxServer, zendesk_conn: str) -> None:
+    job_id = sandbox.state.zendesk.create_job(total=100, duration=60, queued_for=0)
+    event = await run_to_end(make_trigger([job_id], wait=0.6))
+    assert event.outcome == "timeout"
+    assert f"job {job_id}: " in event.message and "[working]" in event.message
+    assert event.jobs[0].state == "running"
+
+
+async def test_rebuilt_from_serialize_resumes_the_same_wait(
+    sandbox: SandboxServer, zendesk_conn: str
+) -> None:
+    job_id = sandbox.state.zendesk.create_job(total=5, duration=1.5, queued_for=0)
+    first = make_trigger([job_id], wait=20)
+
+    async def consume(trigger: JobTrigger) -> list[Any]:
+        return [event async for event in trigger.run()]
+
+    task = asyncio.create_task(consume(first))
+    await asyncio.sleep(0.5)  # mid-wait: a triggerer dies
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert active_pollers() == 0 and session_count() == 0
+    reads_before = sandbox.state.count(path_prefix=SHOW)
+    assert reads_before >= 1
+
+    classpath, kwargs = first.serialize()
+    assert classpath.endswith("JobTrigger")
+    rebuilt = JobTrigger(**kwargs)
+    assert rebuilt.deadline == first.deadline  # the deadline stays absolute
+    event = await run_to_end(rebuilt)
+    assert event.outcome == "ended" and event.jobs[0].state == "succeeded"
+    assert sandbox.state.count(path_prefix=SHOW) > reads_before
+    assert sandbox.state.zendesk.submits == []  # waiting never submits anything
+
+
+async def test_many_triggers_share_one_session(sandbox: SandboxServer, zendesk_conn: str) -> None:
+    ids = [sandbox.state.zendesk.create_job(total=1, duration=0.6) for _ in range(20)]
+    seen: list[int] = []
+
+    async def watch_sessions() -> None:
+        for _ in range(5):
+            seen.append(session_count())
+            await asyncio.sleep(0.1)
+
+    results = await asyncio.gather(*(run_to_end(make_trigger([job_id])) for job_id in ids), watch_sessions())
+    events = results[:-1]
+    assert all(isinstance(e, WaitEvent) and e.outcome == "ended" for e in events)
+    assert max(seen) == 1
+    assert session_count() == 0
