@@ -1,0 +1,61 @@
+"""Importing sensors (what every DAG parse pays for) must not import aiohttp or the sandbox."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+@pytest.mark.parametrize("module", ["airflow_jobstatus.sensors.zendesk", "airflow_jobstatus.hooks.zendesk"])
+def test_import_stays_light(module: str) -> None:
+    code = (
+        f"import sys, json; import {module}; "
+        "print(json.dumps(sorted(m for m in sys.modules "
+        "if m.split('.')[0] == 'aiohttp' or m.startswith('airflow_jobstatus.sandbox'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+def test_provider_info_declares_the_connection_form() -> None:
+    from airflow_jobstatus.provider_info import get_provider_info
+
+    info = get_provider_info()
+    (conn,) = info["connection-types"]
+    assert conn["connection-type"] == "jobstatus_zendesk" != "zendesk"
+    assert conn["hook-class-name"] == "airflow_jobstatus.hooks.zendesk.ZendeskJobHook"
+    assert conn["ui-field-behaviour"]["relabeling"] == {
+        "host": "Zendesk subdomain or URL",
+        "login": "Agent email",
+        "password": "API token",
+    }
+    assert conn["conn-fields"]["oauth_token"]["schema"]["format"] == "password"
+
+
+def test_airflow_lists_the_provider() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "airflow", "providers", "list", "--output", "json"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    packages = {row["package_name"]: row for row in json.loads(out.stdout[out.stdout.index("[") :])}
+    assert packages["airflow-jobstatus"]["version"] == "0.1.0"
+
+
+def test_ui_connection_form_shows_labelled_fields() -> None:
+    """What the UI's connection form endpoint serves for our type (Airflow reads it from provider info)."""
+    from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
+
+    (meta,) = [m for m in HookMetaService.hook_meta_data() if m.connection_type == "jobstatus_zendesk"]
+    form = meta.model_dump()
+    assert form["hook_name"] == "Zendesk (job status)"
+    assert form["standard_fields"]["host"]["title"] == "Zendesk subdomain or URL"
+    assert form["standard_fields"]["login"]["title"] == "Agent email"
+    assert form["standard_fields"]["password"]["title"] == "API token"
+    assert form["standard_fields"]["port"]["hidden"] is True
+    assert form["extra_fields"]["oauth_token"]["schema"]["title"] == "OAuth access token"
