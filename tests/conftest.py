@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from airflow_harness import configure_session
 
-from airflow_jobstatus.sandbox import SandboxServer, ZendeskSandboxConfig
+# Airflow reads its home, DB and dags folder at import time: configure them before anything imports it.
+_AIRFLOW_ROOT = Path(tempfile.mkdtemp(prefix="airflow-tests-"))
+atexit.register(shutil.rmtree, _AIRFLOW_ROOT, ignore_errors=True)
+configure_session(_AIRFLOW_ROOT)
+
+from airflow_jobstatus.sandbox import SandboxServer, ZendeskSandboxConfig  # noqa: E402
 
 #: The API token of every test connection: it must never show up in logs, XCom, events or errors.
 CANARY_TOKEN = "canary-7f3e9a1c5b-never-log-me"
