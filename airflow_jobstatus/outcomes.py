@@ -41,13 +41,20 @@ class Verdict:
         return "\n".join(lines)
 
 
+def count_states(jobs: Sequence[Job]) -> str:
+    """How many jobs ended in each state, e.g. ``3 jobs ended: 2 succeeded, 1 partial``."""
+    counts: dict[str, int] = {}
+    for job in jobs:
+        counts[job.state.value] = counts.get(job.state.value, 0) + 1
+    noun = "job" if len(jobs) == 1 else "jobs"
+    return f"{len(jobs)} {noun} ended: " + ", ".join(f"{n} {state}" for state, n in counts.items())
+
+
 def judge(jobs: Sequence[Job], on_partial: OnPartial) -> Verdict:
     """Decide whether finished jobs succeed, listing every failed job and failed item."""
-    counts: dict[JobState, int] = {}
     failures: list[str] = []
     warnings: list[str] = []
     for job in jobs:
-        counts[job.state] = counts.get(job.state, 0) + 1
         if job.state in (JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED):
             reason = job.message or "; ".join(job.errors) or "no reason given"
             failures.append(f"job {job.id} ended {job.vendor_status}: {reason}")
@@ -56,11 +63,9 @@ def judge(jobs: Sequence[Job], on_partial: OnPartial) -> Verdict:
             failures.extend(item_lines)
         else:
             warnings.extend(item_lines)
-    summary = ", ".join(f"{count} {state.value}" for state, count in counts.items())
-    noun = "job" if len(jobs) == 1 else "jobs"
     return Verdict(
         ok=not failures,
-        summary=f"{len(jobs)} {noun} ended: {summary}",
+        summary=count_states(jobs),
         failures=failures,
         warnings=warnings,
     )

@@ -20,6 +20,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_jobstatus.errors import ConfigurationError, JobStatusError, TransientVendorError
 from airflow_jobstatus.models import Job
+from airflow_jobstatus.outcomes import count_states
 from airflow_jobstatus.progress import ProgressReporter
 
 if TYPE_CHECKING:
@@ -61,6 +62,11 @@ class WaitEvent:
     outcome: Outcome
     message: str
     jobs: list[JobSummary] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, outcome: Outcome, message: str, jobs: Sequence[Job]) -> WaitEvent:
+        """An event carrying the summaries of ``jobs``."""
+        return cls(outcome, message, [JobSummary.of(job) for job in jobs])
 
     def to_payload(self) -> dict[str, Any]:
         """Plain JSON for the TriggerEvent."""
@@ -133,19 +139,15 @@ class JobTrigger(BaseTrigger):
                     else:
                         reporter.report(jobs)
                         if all(job.state.is_terminal for job in jobs):
-                            return WaitEvent("ended", _ended_message(jobs), [JobSummary.of(j) for j in jobs])
+                            return WaitEvent.of("ended", count_states(jobs), jobs)
                     remaining = self.deadline - time.time()
                     if remaining <= 0:
                         progress = reporter.describe(jobs) or "no status could be read"
-                        return WaitEvent(
-                            "timeout",
-                            f"the wait reached its deadline: {progress}",
-                            [JobSummary.of(j) for j in jobs],
-                        )
+                        return WaitEvent.of("timeout", f"the wait reached its deadline: {progress}", jobs)
                     await asyncio.sleep(min(delay, remaining))
         except JobStatusError as error:
             self.log.error(str(error))
-            return WaitEvent("error", str(error), [JobSummary.of(j) for j in jobs])
+            return WaitEvent.of("error", str(error), jobs)
 
 
 def load_hook_class(hook_path: str) -> type[JobHook]:
@@ -157,10 +159,3 @@ def load_hook_class(hook_path: str) -> type[JobHook]:
     if not (isinstance(hook_class, type) and issubclass(hook_class, JobHook)):
         raise ConfigurationError(f"{hook_path!r} is not a job hook class")
     return hook_class
-
-
-def _ended_message(jobs: Sequence[Job]) -> str:
-    counts: dict[str, int] = {}
-    for job in jobs:
-        counts[job.state.value] = counts.get(job.state.value, 0) + 1
-    return "all jobs ended: " + ", ".join(f"{n} {state}" for state, n in counts.items())
