@@ -29,44 +29,28 @@ How ``dag.test()`` is driven (Airflow 3.3):
 * Tasks run in-process (``run_task_in_process``) against an in-process Execution API server; deferred
   tasks get their trigger run inline (``asyncio.run(anext(trigger.run()))``) and are then resumed.
   Because of that ``asyncio.run`` :func:`run_dag` must be called from a *sync* test.
-
-Where task logs go and how they are captured:
-
-* In ``dag.test()`` nothing is written to task log files. Task loggers (``structlog``, e.g. operator
-  ``self.log``) render through structlog's processor chain and write straight to the process' stdout via
-  a ``WriteLogger``; stdlib ``logging`` records propagate to the root ``StreamHandler`` whose
-  ``ProcessorFormatter`` uses the very same renderer. ``print()`` goes to ``sys.stdout`` unmodified.
-* :func:`run_dag` wraps the final renderer in both places (the shared structlog processor list and every
-  root-handler ``ProcessorFormatter``) so every rendered line is recorded *and still printed*, and patches
-  ``builtins.print`` to record printed text. Lines are attributed to the task instance that is currently
-  executing by wrapping ``airflow.sdk.definitions.dag._run_task`` (dag.test runs task instances one at a
-  time; the inline trigger runs inside that call, so trigger logs belong to the task too).
-* ``dag.test()`` does NOT apply Airflow's secrets masker to these logs (in production the supervisor
-  process masks them). The captured text is therefore the raw, unmasked output - the strictest check for
-  "a secret never appears in logs". Pass ``mask_secrets=True`` to emulate the production masker.
+* Task logs are captured (and pytest-timeout kept armed) by :mod:`harness_capture`; its docstring explains
+  where task logs go, how they are attributed to task instances and what ``mask_secrets=True`` does.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
-import builtins
 import contextlib
-import functools
 import itertools
-import logging
 import os
 import re
 import shutil
-import signal
 import sys
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from harness_capture import Capture, SigalrmGuard, TIKey, instrument_dag_test
 
 __all__ = [
     "DagImportError",
@@ -84,7 +68,6 @@ DAGS_FOLDER_BUNDLE = "dags-folder"
 
 _TESTS_DIR = Path(__file__).resolve().parent
 _REPO_ROOT = _TESTS_DIR.parent
-_ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 _counter = itertools.count(1)
 _migrated = False
 
@@ -185,8 +168,6 @@ def _home() -> Path:
 # Results
 # ---------------------------------------------------------------------------------------------------------
 
-TIKey = tuple[str, int, int]  # (task_id, map_index, try_number)
-
 
 @dataclass
 class DagRunResult:
@@ -228,138 +209,6 @@ class DagRunResult:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# Log capture
-# ---------------------------------------------------------------------------------------------------------
-
-
-class _Capture:
-    """Collects rendered log lines / printed text, attributed to the running task instance."""
-
-    def __init__(self, mask_secrets: bool) -> None:
-        self.mask_secrets = mask_secrets
-        self.current: TIKey | None = None
-        self.chunks: list[tuple[TIKey | None, str]] = []
-
-    def record(self, text: str) -> None:
-        if self.mask_secrets:
-            from airflow.sdk._shared.secrets_masker import redact
-
-            text = str(redact(text))
-        if not text.endswith("\n"):
-            text += "\n"
-        self.chunks.append((self.current, _ANSI_RE.sub("", text)))
-
-
-class _RecordingRenderer:
-    """Wraps structlog's final renderer: records what it renders, returns it unchanged."""
-
-    def __init__(self, inner: Callable[..., Any], capture: _Capture) -> None:
-        self.inner = inner
-        self.capture = capture
-
-    def __call__(self, logger: Any, method_name: str, event_dict: Any) -> Any:
-        if self.capture.mask_secrets:
-            from airflow.sdk._shared.secrets_masker import redact
-
-            event_dict = redact(event_dict)
-        out = self.inner(logger, method_name, event_dict)
-        with contextlib.suppress(Exception):  # never break logging because of the harness
-            self.capture.record(out.decode() if isinstance(out, bytes) else str(out))
-        return out
-
-
-@contextlib.contextmanager
-def _instrument_dag_test(capture: _Capture, guard: _SigalrmGuard) -> Iterator[None]:
-    """Install the renderer wrappers, the print() hook and the per-task hooks for the duration."""
-    from unittest import mock
-
-    import airflow.sdk.definitions.dag as sdk_dag
-    import structlog
-    from structlog.stdlib import ProcessorFormatter
-
-    undo: list[Callable[[], None]] = []
-
-    # 1. structlog-native loggers: all bound loggers (cached ones too) share this very list object.
-    procs = structlog.get_config()["processors"]
-    if isinstance(procs, list) and procs:
-        wrapper = _RecordingRenderer(procs[-1], capture)
-        procs[-1] = wrapper
-
-        def unwrap_structlog() -> None:
-            for i, proc in enumerate(procs):
-                if proc is wrapper:
-                    procs[i] = wrapper.inner
-
-        undo.append(unwrap_structlog)
-
-    # 2. stdlib logging: root handlers with a structlog ProcessorFormatter, else an extra handler.
-    wrapped_stdlib = False
-    for handler in logging.getLogger().handlers:
-        fmt = handler.formatter
-        if isinstance(fmt, ProcessorFormatter) and fmt.processors:
-            original = fmt.processors
-            fmt.processors = (*original[:-1], _RecordingRenderer(original[-1], capture))
-            undo.append(functools.partial(setattr, fmt, "processors", original))
-            wrapped_stdlib = True
-    if not wrapped_stdlib:
-        extra = _RecordHandler(capture)
-        logging.getLogger().addHandler(extra)
-        undo.append(lambda: logging.getLogger().removeHandler(extra))
-
-    # 3. print(): dag.test does not redirect the task's stdout; record it like the real task log would.
-    real_print = builtins.print
-
-    def recording_print(*args: Any, **kwargs: Any) -> None:
-        target = kwargs.get("file")
-        if target is None or target in (sys.stdout, sys.stderr):
-            sep = kwargs.get("sep") or " "
-            end = kwargs.get("end")
-            capture.record(sep.join(str(a) for a in args) + ("\n" if end is None else end))
-        real_print(*args, **kwargs)
-
-    # 4. Attribute everything logged while a task instance runs (trigger included) to that TI, and
-    #    re-arm pytest-timeout after each task / before each inline trigger (see _SigalrmGuard).
-    real_run_task = sdk_dag._run_task
-    real_run_inline_trigger = sdk_dag._run_inline_trigger
-
-    def attributed_run_task(*, ti: Any, **kwargs: Any) -> Any:
-        previous = capture.current
-        capture.current = (ti.task_id, ti.map_index, ti.try_number)
-        try:
-            return real_run_task(ti=ti, **kwargs)
-        finally:
-            capture.current = previous
-            guard.restore()
-
-    def guarded_run_inline_trigger(*args: Any, **kwargs: Any) -> Any:
-        guard.restore()
-        return real_run_inline_trigger(*args, **kwargs)
-
-    try:
-        with (
-            mock.patch.object(builtins, "print", recording_print),
-            mock.patch.object(sdk_dag, "_run_task", attributed_run_task),
-            mock.patch.object(sdk_dag, "_run_inline_trigger", guarded_run_inline_trigger),
-        ):
-            yield
-    finally:
-        for fn in reversed(undo):
-            fn()
-
-
-class _RecordHandler(logging.Handler):
-    """Fallback stdlib handler (only used when the root logger has no structlog ProcessorFormatter)."""
-
-    def __init__(self, capture: _Capture) -> None:
-        super().__init__(level=logging.NOTSET)
-        self.capture = capture
-        self.setFormatter(logging.Formatter("[%(levelname)s] %(name)s: %(message)s"))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.capture.record(self.format(record))
-
-
-# ---------------------------------------------------------------------------------------------------------
 # Running a DAG
 # ---------------------------------------------------------------------------------------------------------
 
@@ -380,46 +229,6 @@ def _temp_environ(env: Mapping[str, str] | None) -> Iterator[None]:
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = old
-
-
-class _SigalrmGuard:
-    """Keeps pytest-timeout (SIGALRM + ITIMER_REAL) working across Airflow's own signal timeouts.
-
-    Airflow's signal based timeouts (DagBag import timeout, a task's ``execution_timeout``) install their
-    own SIGALRM handler and disarm ITIMER_REAL on exit without restoring the previous ones, which silently
-    disables pytest-timeout for the rest of the test. :meth:`restore` re-installs the handler that was
-    active when the guard was created and re-arms the timer with the time that is left - unless that
-    handler has fired already (the test timed out; re-arming would fire it a second time).
-    """
-
-    def __init__(self) -> None:
-        self.active = hasattr(signal, "SIGALRM") and threading.current_thread() is threading.main_thread()
-        self.fired = False
-        if not self.active:
-            return
-        self.original = signal.getsignal(signal.SIGALRM)
-        remaining, self.interval = signal.getitimer(signal.ITIMER_REAL)
-        self.deadline = time.monotonic() + remaining if remaining > 0 else None
-        self.handler: Any = self.original
-        if callable(self.original):
-            original = self.original
-
-            def handler(signum: int, frame: Any) -> Any:
-                self.fired = True
-                return original(signum, frame)
-
-            self.handler = handler
-            signal.signal(signal.SIGALRM, handler)
-
-    def restore(self, final: bool = False) -> None:
-        if not self.active:
-            return
-        wanted = self.original if final else self.handler
-        if wanted is not None and signal.getsignal(signal.SIGALRM) is not wanted:
-            signal.signal(signal.SIGALRM, wanted)
-        if self.deadline is not None and not self.fired and signal.getitimer(signal.ITIMER_REAL)[0] == 0:
-            left = self.deadline - time.monotonic()
-            signal.setitimer(signal.ITIMER_REAL, max(left, 0.001), self.interval)
 
 
 def _state_str(state: Any) -> str:
@@ -513,14 +322,14 @@ def run_dag(
     dag_file = dags_folder / f"harness_{safe_id}_{next(_counter)}_{uuid.uuid4().hex[:8]}.py"
     dag_file.write_text(dag_source)
 
-    capture = _Capture(mask_secrets=mask_secrets)
-    guard = _SigalrmGuard()
+    capture = Capture(mask_secrets=mask_secrets)
+    guard = SigalrmGuard()
     start = time.perf_counter()
     try:
         with _temp_environ(env):
             dag = _load_dag(dag_file, dag_id)
             guard.restore()
-            with _instrument_dag_test(capture, guard):
+            with instrument_dag_test(capture, guard):
                 dag_run = dag.test(run_conf=conf)
             state = _state_str(dag_run.state)
             run_id = dag_run.run_id

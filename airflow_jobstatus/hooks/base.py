@@ -7,7 +7,7 @@ how a response becomes :class:`~airflow_jobstatus.models.Job` objects (:meth:`Jo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -84,9 +84,13 @@ class JobHook(BaseHook):
     def transport(self) -> SyncTransport:
         """The blocking transport, built from the connection on first use."""
         if self._sync is None:
+            from airflow.sdk.log import mask_secret
+
             conn = self.get_connection(self.conn_id)
-            fields = ConnectionFields.from_connection(conn, conn.extra_dejson)
-            self._sync = SyncTransport(self.api_target(fields), self.retry)
+            target = self.api_target(ConnectionFields.from_connection(conn, conn.extra_dejson))
+            for value in target.headers.values():  # the encoded header too, should anything print it
+                mask_secret(value)
+            self._sync = SyncTransport(target, self.retry)
         return self._sync
 
     def get_job(self, job_id: str) -> Job:
@@ -138,7 +142,9 @@ class JobHook(BaseHook):
         if self._target is None:
             conn = await self.aget_connection(self.conn_id)
             extra = await conn.aextra_dejson() if hasattr(conn, "aextra_dejson") else None
-            self._target = self.api_target(ConnectionFields.from_connection(conn, extra))
+            target = self.api_target(ConnectionFields.from_connection(conn, extra))
+            await _amask(target.headers.values())
+            self._target = target
         return self._target
 
     # --- connection test ----------------------------------------------------------------------
@@ -187,3 +193,13 @@ def _clean_ids(job_ids: Sequence[str]) -> list[str]:
     if not ids or any(not job_id for job_id in ids):
         raise ConfigurationError("job_ids must hold at least one non-empty job id")
     return list(dict.fromkeys(ids))
+
+
+async def _amask(values: Iterable[str]) -> None:
+    """Register secrets with Airflow's log masker without blocking the event loop (where supported)."""
+    try:
+        from airflow.sdk.log import amask_secret
+    except ImportError:  # Airflow before amask_secret existed: the raw token is masked by Airflow itself
+        return
+    for value in values:
+        await amask_secret(value)
