@@ -10,13 +10,17 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / ".airflow" / "demo"
-SHOWN = ("job ", "ended", "failed item", "Returned value", "DagRun Finished", "ERROR", "Error")
+#: Log messages worth showing: progress lines, deferral, outcomes, failed items, errors.
+SHOWN = re.compile(
+    r"^(job \w+|\d+ jobs? ended|Pausing task as DEFERRED|failed item|Done\. Returned value|.*Error)"
+)
 
 
 def airflow_env() -> dict[str, str]:
@@ -38,9 +42,12 @@ def run_dag(dag_id: str, conf: dict[str, object], env: dict[str, str]) -> bool:
     process = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
     output = process.stdout + process.stderr
     for line in output.splitlines():
-        if any(word in line for word in SHOWN):
-            print("  " + line.split("] ", 1)[-1].split(" [airflow")[0][:200], flush=True)
-    return process.returncode == 0 and "state=success" in output
+        message = line.split("] ", 1)[-1].split(" [airflow")[0].split(" [task]")[0].strip()
+        if SHOWN.match(message):
+            print("  " + message[:200], flush=True)
+    succeeded = process.returncode == 0 and "state=success" in output
+    print(f"  dag run: {'success' if succeeded else 'FAILED'}", flush=True)
+    return succeeded
 
 
 def main() -> int:
