@@ -155,3 +155,16 @@ async def test_many_triggers_share_one_session(sandbox: SandboxServer, zendesk_c
     assert all(isinstance(e, WaitEvent) and e.outcome == "ended" for e in events)
     assert max(seen) == 1
     assert session_count() == 0
+
+
+async def test_unknown_status_keeps_the_wait_going(
+    sandbox: SandboxServer, zendesk_conn: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    job_id = sandbox.state.zendesk.create_job(
+        total=4, duration=1.2, queued_for=0, unknown_status="rebalancing-42"
+    )
+    event = await run_to_end(make_trigger([job_id]))
+    assert event.outcome == "ended" and event.jobs[0].state == "succeeded"
+    warnings = [r for r in caplog.records if "'rebalancing-42'" in r.getMessage()]
+    assert len(warnings) == 1  # one warning per new value, not per poll
+    assert sandbox.state.count(path_prefix=SHOW) >= 3
