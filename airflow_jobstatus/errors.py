@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from airflow.sdk.exceptions import AirflowException
+from airflow_jobstatus.compat import AirflowException
 
 
 class JobStatusError(AirflowException):

@@ -238,14 +238,17 @@ def _state_str(state: Any) -> str:
 
 
 def _load_dag(dag_file: Path, dag_id: str) -> Any:
-    from airflow.dag_processing.dagbag import DagBag
+    try:
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow < 3.3
+        from airflow.models.dagbag import DagBag
 
-    bag = DagBag(
-        dag_folder=str(dag_file),
-        bundle_path=dag_file.parent,
-        bundle_name=DAGS_FOLDER_BUNDLE,
-        safe_mode=False,
-    )
+    kwargs: dict[str, Any] = {"bundle_path": dag_file.parent, "safe_mode": False}
+    if "bundle_name" in DagBag.__init__.__code__.co_varnames:
+        kwargs["bundle_name"] = DAGS_FOLDER_BUNDLE
+    if "include_examples" in DagBag.__init__.__code__.co_varnames:
+        kwargs["include_examples"] = False
+    bag = DagBag(dag_folder=str(dag_file), **kwargs)
     if bag.import_errors:
         errors = "\n".join(f"{path}:\n{err}" for path, err in bag.import_errors.items())
         raise DagImportError(f"DAG file {dag_file.name} failed to import:\n{errors}")

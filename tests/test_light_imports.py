@@ -51,6 +51,9 @@ def test_ui_connection_form_shows_labelled_fields() -> None:
     """What the UI's connection form endpoint serves for our type (Airflow reads it from provider info)."""
     from airflow.api_fastapi.core_api.services.ui.connections import HookMetaService
 
+    if not hasattr(HookMetaService, "_convert_extra_fields"):
+        pytest.skip("this Airflow (< 3.2) builds connection forms from hook classmethods, not provider info")
+
     (meta,) = [m for m in HookMetaService.hook_meta_data() if m.connection_type == "jobstatus_zendesk"]
     form = meta.model_dump()
     assert form["hook_name"] == "Zendesk (job status)"

@@ -63,7 +63,8 @@ def assert_deferred(result: DagRunResult, deferrable: bool) -> None:
 
 @pytest.mark.parametrize("deferrable", MODES)
 def test_one_job_completes(sandbox: SandboxServer, deferrable: bool) -> None:
-    job_id = sandbox.state.zendesk.create_job(total=10, duration=1.5, queued_for=0.3)
+    # Long enough for the first read to find it unfinished even on a slow machine.
+    job_id = sandbox.state.zendesk.create_job(total=10, duration=3.5, queued_for=0.5)
     result = run_sensor(sandbox, job_id, deferrable=deferrable)
     assert result.state == "success"
     assert result.task_states == {"wait": "success"}
@@ -80,7 +81,7 @@ def test_one_job_completes(sandbox: SandboxServer, deferrable: bool) -> None:
 
 @pytest.mark.parametrize("deferrable", MODES)
 def test_list_of_jobs_returns_a_list_in_order(sandbox: SandboxServer, deferrable: bool) -> None:
-    ids = [sandbox.state.zendesk.create_job(total=2, duration=d) for d in (1.5, 0.5, 1.0)]
+    ids = [sandbox.state.zendesk.create_job(total=2, duration=d) for d in (3.5, 0.5, 1.0)]
     result = run_sensor(sandbox, ids, deferrable=deferrable)
     assert result.task_states == {"wait": "success"}
     assert [job["id"] for job in result.xcom("wait")] == ids
@@ -151,7 +152,7 @@ def test_timeout_fails_with_last_progress(sandbox: SandboxServer, deferrable: bo
 
 
 def test_job_expiring_while_deferred_fails_as_not_found(sandbox: SandboxServer) -> None:
-    job_id = sandbox.state.zendesk.create_job(total=3, duration=30, queued_for=0, expires_after=1.0)
+    job_id = sandbox.state.zendesk.create_job(total=3, duration=30, queued_for=0, expires_after=3.5)
     result = run_sensor(sandbox, job_id, deferrable=True)
     assert result.task_states == {"wait": "failed"}
     assert_deferred(result, True)

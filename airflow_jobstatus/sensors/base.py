@@ -9,10 +9,9 @@ from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow.sdk import BaseSensorOperator
-from airflow.sdk.bases.sensor import PokeReturnValue
-from airflow.sdk.exceptions import AirflowException, AirflowFailException, AirflowSensorTimeout
+from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_jobstatus.compat import AirflowException, AirflowFailException, AirflowSensorTimeout
 from airflow_jobstatus.errors import ConfigurationError, TransientVendorError
 from airflow_jobstatus.outcomes import OnPartial, check_on_partial, judge
 from airflow_jobstatus.progress import ProgressReporter
