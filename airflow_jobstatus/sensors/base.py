@@ -172,7 +172,7 @@ def parse_job_ids(value: Any) -> list[str]:
             except (ValueError, SyntaxError):
                 raise ConfigurationError(f"job_id {value!r} looks like a list but cannot be read") from None
         else:
-            raw = [part for part in text.replace(",", " ").split()]
+            raw = text.replace(",", " ").split()
     elif isinstance(raw, int):
         raw = [raw]
     ids = [str(job_id).strip() for job_id in (raw or [])] if isinstance(raw, (list, tuple)) else []
