@@ -128,7 +128,10 @@ class JobTrigger(BaseTrigger):
         reporter = ProgressReporter(self.log)
         jobs: list[Job] = []
         try:
-            async with JobPoller.watch(load_hook_class(self.hook_path), self.conn_id) as poller:
+            # In a thread: the first trigger of a triggerer would otherwise block the shared event loop
+            # for a few hundred milliseconds while aiohttp and the vendor module load.
+            hook_class = await asyncio.to_thread(load_hook_class, self.hook_path)
+            async with JobPoller.watch(hook_class, self.conn_id) as poller:
                 while True:
                     delay = self.poll_interval
                     try:
@@ -151,7 +154,8 @@ class JobTrigger(BaseTrigger):
 
 
 def load_hook_class(hook_path: str) -> type[JobHook]:
-    """Import a JobHook subclass by its dotted path (refusing anything else)."""
+    """Import a JobHook subclass by its dotted path (refusing anything else), and the async transport."""
+    importlib.import_module("airflow_jobstatus.transport_async")
     from airflow_jobstatus.hooks.base import JobHook
 
     module_name, _, class_name = hook_path.rpartition(".")
