@@ -68,6 +68,11 @@ class RetryPolicy:
     backoff_max: float = 30.0
     retry_after_max: float = 300.0
 
+    def attempts_for(self, method: str, retry: bool | None) -> int:
+        """How many tries a request gets: reads are retried, writes only when the caller says so."""
+        retry = method.upper() == "GET" if retry is None else retry
+        return self.attempts if retry else 1
+
     def delay(self, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before retry number ``attempt`` (1-based)."""
         if retry_after is not None:
@@ -170,8 +175,7 @@ class SyncTransport:
         retry: bool | None = None,
     ) -> Any:
         """Send a request and return its parsed JSON; reads are retried, writes only if ``retry``."""
-        retry = method.upper() == "GET" if retry is None else retry
-        attempts = self.retry.attempts if retry else 1
+        attempts = self.retry.attempts_for(method, retry)
         url = self.target.url(path_or_url)
         for attempt in range(1, attempts + 1):
             try:

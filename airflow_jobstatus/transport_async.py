@@ -84,8 +84,7 @@ class AsyncTransport:
         retry: bool | None = None,
     ) -> Any:
         """Send a request and return its parsed JSON; reads are retried, writes only if ``retry``."""
-        retry = method.upper() == "GET" if retry is None else retry
-        attempts = self.retry.attempts if retry else 1
+        attempts = self.retry.attempts_for(method, retry)
         url = self.target.url(path_or_url)
         for attempt in range(1, attempts + 1):
             try:

@@ -20,7 +20,6 @@ from airflow_jobstatus.errors import (
     JobNotFoundError,
     PermanentVendorError,
     TransientVendorError,
-    VendorAuthError,
 )
 from airflow_jobstatus.models import Job
 from airflow_jobstatus.transport import ApiTarget, RetryPolicy, SyncTransport
@@ -153,13 +152,9 @@ class JobHook(BaseHook):
         try:
             request = self.check_request()
             self.transport.request_json("GET", request.path, params=request.params, retry=False)
-        except ConfigurationError as error:
-            return False, str(error)
-        except VendorAuthError as error:
-            return False, str(error)
         except TransientVendorError as error:
             return False, f"{error}: check the host in connection '{self.conn_id}' and the network"
-        except PermanentVendorError as error:
+        except (ConfigurationError, PermanentVendorError) as error:  # incl. a rejected token (401/403)
             return False, str(error)
         return True, f"connected to {self.vendor} at {self.transport.target.base_url}"
 
