@@ -8,7 +8,7 @@ or a full base URL; login = agent email; password = API token. Connections made 
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ValidationError
@@ -16,6 +16,7 @@ from pydantic import BaseModel, ValidationError
 from airflow_jobstatus.connection import ConnectionFields, base_url_from_host, is_loopback
 from airflow_jobstatus.errors import ConfigurationError, VendorResponseError
 from airflow_jobstatus.hooks.base import JobHook, ReadRequest
+from airflow_jobstatus.hooks.zendesk_bulk import build_request, bulk_action
 from airflow_jobstatus.models import ItemResult, Job, JobState, map_status, percent_of
 from airflow_jobstatus.transport import ApiTarget
 
@@ -151,7 +152,7 @@ def zendesk_authorization(fields: ConnectionFields) -> str:
 
 
 class ZendeskJobHook(JobHook):
-    """Reads Zendesk Support job statuses (``/api/v2/job_statuses``), sync and async.
+    """Reads Zendesk Support job statuses (``/api/v2/job_statuses``), sync and async, and submits bulk jobs.
 
     :param zendesk_conn_id: the Airflow connection (ours, or one made for the official Zendesk provider).
     """
@@ -195,3 +196,43 @@ class ZendeskJobHook(JobHook):
     def check_request(self) -> ReadRequest:
         """The job status list: cheap, and any agent may read it."""
         return ReadRequest((), f"{API_PREFIX}/job_statuses.json", {"page[size]": "1"})
+
+    def submit_bulk(
+        self,
+        resource: str,
+        action: str,
+        items: Sequence[Any],
+        *,
+        change: Mapping[str, Any] | None = None,
+        use_external_ids: bool = False,
+        target_id: int | None = None,
+    ) -> Job:
+        """Submit one bulk job (at most 100 items) and return it as Zendesk queued it.
+
+        Bad input raises :class:`ConfigurationError` before any request. The submit is sent once and
+        never resent: a refusal by the job limit or the rate limit raises
+        :class:`~airflow_jobstatus.errors.TransientVendorError` (status 429, ``retry_after``), which
+        means nothing was created and the same items may be sent again after the wait.
+
+        :param resource: ``tickets``, ``deleted_tickets``, ``ticket_imports``, ``users``,
+            ``organizations``, ``organization_memberships`` or ``group_memberships``.
+        :param action: ``create_many``, ``update_many``, ``create_or_update_many``, ``destroy_many``,
+            ``mark_many_as_spam`` or ``merge`` (as the resource offers them).
+        :param items: record ids (destroy, spam, merge sources, update_many with ``change``) or objects
+            (create, create_or_update, update_many without ``change``: each with an ``id``).
+        :param change: update_many only: the one change applied to every id in ``items``.
+        :param use_external_ids: the ids in ``items`` are external ids (users and organizations
+            update_many and destroy_many).
+        :param target_id: merge only: the ticket the source tickets are merged into.
+        :return: the queued :class:`~airflow_jobstatus.models.Job`.
+        """
+        endpoint = bulk_action(resource, action)
+        request = build_request(
+            endpoint, items, change=change, use_external_ids=use_external_ids, target_id=target_id
+        )
+        payload = self.transport.request_json(
+            request.method, request.path, params=request.params, json_body=request.json_body, retry=False
+        )
+        job = parse_job(payload)
+        self.log.info("submitted %s %s of %d items: job %s", resource, action, len(items), job.id)
+        return job

@@ -65,6 +65,12 @@ async def sandbox_middleware(request: web.Request, handler: Handler) -> web.Stre
                 request.transport.close()
             # The transport is closed: aiohttp drops whatever is written to it.
             return web.Response(status=500)
+        if fault.drop_response:  # the request is handled (a job may be created), the answer is lost
+            response = await handler(request)
+            log(0, fault=True)
+            if request.transport is not None:
+                request.transport.close()
+            return response
         if fault.status is not None:
             log(fault.status, fault=True)
             return fault_response(fault, fault.status)

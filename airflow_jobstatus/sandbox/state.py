@@ -55,7 +55,9 @@ class Fault:
     """A response injected for the next `count` requests matching `method` and `path_prefix`.
 
     `status=None` only delays (`delay` seconds) and then lets the request through; `reset=True` closes the
-    connection without any response; `count=None` keeps the fault until it is cleared.
+    connection without any response; `drop_response=True` lets the request be handled (a submit creates
+    its job) and then closes the connection, as when an answer is lost on the way back; `count=None` keeps
+    the fault until it is cleared.
     """
 
     path_prefix: str = "/"
@@ -68,6 +70,7 @@ class Fault:
     delay: float = 0.0
     reset: bool = False
     headers: dict[str, str] = field(default_factory=dict)
+    drop_response: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         """Tell whether this fault applies to a request."""
@@ -103,6 +106,7 @@ class SandboxState:
         delay: float = 0.0,
         reset: bool = False,
         headers: dict[str, str] | None = None,
+        drop_response: bool = False,
     ) -> Fault:
         """Inject a fault (see `Fault`); it applies before authentication, as a proxy's would."""
         fault = Fault(
@@ -116,6 +120,7 @@ class SandboxState:
             delay=delay,
             reset=reset,
             headers=dict(headers or {}),
+            drop_response=drop_response,
         )
         with self.lock:
             self.faults.append(fault)

@@ -22,7 +22,7 @@ from .webutil import (
     read_json_object,
     split_csv,
 )
-from .zendesk_bulk import ENDPOINTS, BulkEndpoint, decide_items, parse_request
+from .zendesk_bulk import ENDPOINTS, BulkEndpoint, decide_items, job_outcome, parse_request
 from .zendesk_jobs import Submit, ZendeskSandboxConfig, ZendeskState
 
 API = "/api/v2"
@@ -147,7 +147,8 @@ async def list_jobs(request: web.Request) -> web.StreamResponse:
 
 
 def submit_handler(endpoint: BulkEndpoint) -> Handler:
-    """Build the handler of one bulk endpoint: validate, check the job limit, create a queued job."""
+    """Build the handler of one bulk endpoint: validate, check the job limit, create a queued job (failed
+    or killed in the end if the request carries a job marker, see `zendesk_bulk`)."""
 
     async def submit(request: web.Request) -> web.StreamResponse:
         zendesk = request.app[STATE_KEY].zendesk
@@ -157,7 +158,8 @@ def submit_handler(endpoint: BulkEndpoint) -> Handler:
                 retry = {"Retry-After": header_value(zendesk.job_limit_retry_after)}
                 description = f"Too many jobs queued or running (limit {zendesk.max_active_jobs})"
                 return json_error(429, "TooManyJobs", description, headers=retry)
-            job = zendesk.add_job(endpoint.job_type, decide_items(zendesk, endpoint.job_type, requested))
+            items = decide_items(zendesk, endpoint.job_type, requested)
+            job = zendesk.add_job(endpoint.job_type, items, outcome=job_outcome(requested))
             zendesk.submits.append(Submit(request.method, request.path, len(requested), job.id))
         return web.json_response(
             {"job_status": job.render(job.created, base_url(request), as_submitted=True)}

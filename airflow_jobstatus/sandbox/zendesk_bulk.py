@@ -1,7 +1,14 @@
 """Zendesk's job-creating bulk endpoints: the table of them, how each reads its items, and which fail.
 
 Reading a request (`parse_request`) is pure, so a submit refused by the job limit changes nothing;
-`decide_items` then allocates ids and decides each item's outcome.
+`decide_items` then allocates ids and decides each item's outcome, and `job_outcome` the job's.
+
+Markers in any string value of the submitted objects (or of update_many's `change`, or a merge body)
+steer the result: `[sandbox:fail]` (FAIL_MARKER) fails that item (RecordInvalid), so the job completes
+partial; `[sandbox:job-failed]` ends the whole job `failed` and `[sandbox:job-killed]` ends it `killed`
+(failed wins if both are present); the job markers leave items alone. Id-only endpoints (destroy_many,
+mark_many_as_spam, `?ids=` without a body) carry no strings, so no marker: there `fail_ids` fails
+items, and `ZendeskState.create_job(outcome=...)` makes failed or killed jobs directly.
 """
 
 from __future__ import annotations
@@ -13,7 +20,15 @@ from aiohttp import web
 
 from .webutil import BadRequest, int_list, read_json, split_csv
 from .zendesk_jobs import ZendeskState
-from .zendesk_results import CREATE, FAIL_MARKER, JOB_TYPES, UPSERT, JobItem
+from .zendesk_results import (
+    CREATE,
+    FAIL_MARKER,
+    JOB_FAILED_MARKER,
+    JOB_KILLED_MARKER,
+    JOB_TYPES,
+    UPSERT,
+    JobItem,
+)
 
 ITEMS, IDS, IDS_OR_ITEMS, MERGE = "items", "ids", "ids_or_items", "merge"
 
@@ -86,15 +101,29 @@ class RequestedItem:
     external_id: str | None = None
 
 
-def has_marker(value: Any) -> bool:
-    """Tell whether any string inside `value` carries the `[sandbox:fail]` marker."""
+def has_marker(value: Any, marker: str = FAIL_MARKER) -> bool:
+    """Tell whether any string inside `value` contains `marker` (by default `[sandbox:fail]`).
+
+    The markers are whole bracketed tokens, none a substring of another, so `[sandbox:job-failed]`
+    never counts as `[sandbox:fail]`.
+    """
     if isinstance(value, str):
-        return FAIL_MARKER in value
+        return marker in value
     if isinstance(value, dict):
-        return any(has_marker(v) for v in value.values())
+        return any(has_marker(v, marker) for v in value.values())
     if isinstance(value, list):
-        return any(has_marker(v) for v in value)
+        return any(has_marker(v, marker) for v in value)
     return False
+
+
+def job_outcome(requested: list[RequestedItem]) -> str:
+    """Return how the job over `requested` ends: "failed" or "killed" if an object carries that job
+    marker (failed first), else "completed"."""
+    objects = [req.obj for req in requested if req.obj is not None]
+    for marker, outcome in ((JOB_FAILED_MARKER, "failed"), (JOB_KILLED_MARKER, "killed")):
+        if has_marker(objects, marker):
+            return outcome
+    return "completed"
 
 
 def _object_list(body: Any, key: str) -> list[dict[str, Any]]:

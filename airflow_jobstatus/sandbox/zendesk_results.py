@@ -9,7 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-FAIL_MARKER = "[sandbox:fail]"
+FAIL_MARKER = "[sandbox:fail]"  # in a string of an item: that item fails
+# In any string of a submit's items (or change): the whole job ends failed / killed.
+JOB_FAILED_MARKER = "[sandbox:job-failed]"
+JOB_KILLED_MARKER = "[sandbox:job-killed]"
 
 # Result kinds: the shape of one item of `results` (see the vendor facts).
 CREATE, UPSERT, UPDATE, DELETE, SPAM, MERGE, PURGE = (
