@@ -47,7 +47,7 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-jobstatus",
         "name": "Job Status",
-        "description": "Wait on and run vendor background jobs (Zendesk Support job statuses) from Airflow.",
+        "description": "Run and wait on vendor background jobs (Zendesk Support bulk jobs) from Airflow.",
         "versions": [__version__],
         "integrations": [
             {
@@ -60,6 +60,12 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": ZENDESK,
                 "python-modules": ["airflow_jobstatus.hooks.zendesk"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": ZENDESK,
+                "python-modules": ["airflow_jobstatus.operators.zendesk"],
             }
         ],
         "sensors": [

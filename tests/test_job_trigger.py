@@ -43,6 +43,7 @@ def test_serialize_holds_plain_data_and_no_secret() -> None:
         "job_ids": ["a", "b"],
         "poll_interval": 0.2,
         "deadline": trigger.deadline,
+        "resume": None,
     }
     assert CANARY_TOKEN not in repr(kwargs) + repr(trigger)
 
@@ -118,6 +119,7 @@ async def test_rebuilt_from_serialize_resumes_the_same_wait(
 ) -> None:
     job_id = sandbox.state.zendesk.create_job(total=5, duration=1.5, queued_for=0)
     first = make_trigger([job_id], wait=20)
+    first.resume = {"ledger": {"jobs": [{"id": job_id, "items": [[0, 5]]}]}, "deadline": first.deadline}
 
     async def consume(trigger: JobTrigger) -> list[Any]:
         return [event async for event in trigger.run()]
@@ -137,6 +139,7 @@ async def test_rebuilt_from_serialize_resumes_the_same_wait(
     assert rebuilt.deadline == first.deadline  # the deadline stays absolute
     event = await run_to_end(rebuilt)
     assert event.outcome == "ended" and event.jobs[0].state == "succeeded"
+    assert event.resume == first.resume  # an operator resumes from the event alone
     assert sandbox.state.count(path_prefix=SHOW) > reads_before
     assert sandbox.state.zendesk.submits == []  # waiting never submits anything
 

@@ -1,4 +1,4 @@
-"""Importing sensors (what every DAG parse pays for) must not import aiohttp or the sandbox."""
+"""Importing sensors and operators (what every DAG parse pays for) must not import aiohttp or the sandbox."""
 
 from __future__ import annotations
 
@@ -9,7 +9,14 @@ import sys
 import pytest
 
 
-@pytest.mark.parametrize("module", ["airflow_jobstatus.sensors.zendesk", "airflow_jobstatus.hooks.zendesk"])
+@pytest.mark.parametrize(
+    "module",
+    [
+        "airflow_jobstatus.sensors.zendesk",
+        "airflow_jobstatus.operators.zendesk",
+        "airflow_jobstatus.hooks.zendesk",
+    ],
+)
 def test_import_stays_light(module: str) -> None:
     code = (
         f"import sys, json; import {module}; "

@@ -62,11 +62,14 @@ class WaitEvent:
     outcome: Outcome
     message: str
     jobs: list[JobSummary] = field(default_factory=list)
+    resume: dict[str, Any] | None = None
 
     @classmethod
-    def of(cls, outcome: Outcome, message: str, jobs: Sequence[Job]) -> WaitEvent:
-        """An event carrying the summaries of ``jobs``."""
-        return cls(outcome, message, [JobSummary.of(job) for job in jobs])
+    def of(
+        cls, outcome: Outcome, message: str, jobs: Sequence[Job], resume: dict[str, Any] | None = None
+    ) -> WaitEvent:
+        """An event carrying the summaries of ``jobs`` (and the trigger's ``resume`` data)."""
+        return cls(outcome, message, [JobSummary.of(job) for job in jobs], resume)
 
     def to_payload(self) -> dict[str, Any]:
         """Plain JSON for the TriggerEvent."""
@@ -76,7 +79,12 @@ class WaitEvent:
     def from_payload(cls, payload: dict[str, Any]) -> WaitEvent:
         """Rebuild from a TriggerEvent payload."""
         jobs = [JobSummary(**job) for job in payload.get("jobs", [])]
-        return cls(outcome=payload["outcome"], message=payload.get("message", ""), jobs=jobs)
+        return cls(
+            outcome=payload["outcome"],
+            message=payload.get("message", ""),
+            jobs=jobs,
+            resume=payload.get("resume"),
+        )
 
 
 class JobTrigger(BaseTrigger):
@@ -87,6 +95,9 @@ class JobTrigger(BaseTrigger):
     :param job_ids: the jobs to wait for.
     :param poll_interval: seconds between status reads.
     :param deadline: absolute end of the wait, as a UNIX timestamp.
+    :param resume: plain JSON data handed back unchanged in the event (an operator's ledger), so the
+        task resumes with nothing but the event. (Defer ``kwargs`` would do, but ``dag.test()`` drops
+        them when a trigger fires.) Never a secret.
     """
 
     def __init__(
@@ -96,6 +107,7 @@ class JobTrigger(BaseTrigger):
         job_ids: Sequence[str],
         poll_interval: float,
         deadline: float,
+        resume: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.hook_path = hook_path
@@ -103,6 +115,7 @@ class JobTrigger(BaseTrigger):
         self.job_ids = [str(job_id) for job_id in job_ids]
         self.poll_interval = float(poll_interval)
         self.deadline = float(deadline)
+        self.resume = resume
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and plain kwargs: enough for a restarted triggerer to resume the wait."""
@@ -114,6 +127,7 @@ class JobTrigger(BaseTrigger):
                 "job_ids": list(self.job_ids),
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
+                "resume": self.resume,
             },
         )
 
@@ -142,15 +156,16 @@ class JobTrigger(BaseTrigger):
                     else:
                         reporter.report(jobs)
                         if all(job.state.is_terminal for job in jobs):
-                            return WaitEvent.of("ended", count_states(jobs), jobs)
+                            return WaitEvent.of("ended", count_states(jobs), jobs, self.resume)
                     remaining = self.deadline - time.time()
                     if remaining <= 0:
                         progress = reporter.describe(jobs) or "no status could be read"
-                        return WaitEvent.of("timeout", f"the wait reached its deadline: {progress}", jobs)
+                        message = f"the wait reached its deadline: {progress}"
+                        return WaitEvent.of("timeout", message, jobs, self.resume)
                     await asyncio.sleep(min(delay, remaining))
         except JobStatusError as error:
             self.log.error(str(error))
-            return WaitEvent.of("error", str(error), jobs)
+            return WaitEvent.of("error", str(error), jobs, self.resume)
 
 
 def load_hook_class(hook_path: str) -> type[JobHook]:

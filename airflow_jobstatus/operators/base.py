@@ -1,0 +1,346 @@
+"""SubmitJobOperator: submit any number of items as vendor bulk jobs, wait for them, return per-item results.
+
+The flow, the same for every vendor:
+
+1. split the input into requests of at most ``max_items_per_job`` items, and submit them on the worker
+   (never in the trigger), at most ``max_jobs_in_flight`` jobs at a time. A submit the vendor refuses
+   for now (HTTP 429: too many jobs, rate limit) was not accepted: wait for our running jobs (or the
+   ``Retry-After``) and send the same request again;
+2. record every job id in the task state store and push the ids to XCom (``job_ids``) at once;
+3. wait for the wave of jobs: deferred (one trigger for all of them) or polling in the worker; then
+   store the wave's results in XCom and submit the next wave;
+4. merge the per-item results back into input order and judge them (``on_partial``).
+
+A later try of the task reads the ledger (:mod:`airflow_jobstatus.ledger`) back: it reattaches to jobs
+still running, keeps what finished well and sends again only the items that never reached the vendor
+or that their job reported failed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import timedelta
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow.sdk import BaseOperator
+
+from airflow_jobstatus.compat import AirflowException, AirflowFailException
+from airflow_jobstatus.errors import ConfigurationError, PermanentVendorError, TransientVendorError
+from airflow_jobstatus.ledger import LEDGER_KEY, Ledger, describe_indexes, fingerprint
+from airflow_jobstatus.models import ItemResult, Job
+from airflow_jobstatus.operators.items import job_level_results, merge_results
+from airflow_jobstatus.outcomes import OnPartial, check_on_partial
+from airflow_jobstatus.progress import ProgressReporter
+from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
+
+    from airflow_jobstatus.hooks.base import JobHook
+
+#: Extra time Airflow gives a deferral beyond the wait's own deadline, so our message arrives first.
+DEFERRAL_GRACE = timedelta(minutes=5)
+#: Seconds to wait after a refused submit when the vendor sends no Retry-After.
+REFUSED_SUBMIT_WAIT = 10.0
+
+
+class JobWaitTimeout(AirflowException):
+    """The jobs did not end before the operator's ``timeout``; a retry reattaches to them."""
+
+
+class SubmitJobOperator(BaseOperator):
+    """Base of the operators that submit vendor bulk jobs and wait for them (see the module docstring).
+
+    A vendor operator sets ``hook_class`` and defines :meth:`prepare_items` and :meth:`submit_items`,
+    and usually :meth:`item_results`.
+
+    :param conn_id: the Airflow connection (vendor operators name it, e.g. ``zendesk_conn_id``).
+    :param poll_interval: seconds between status reads while waiting.
+    :param timeout: how long to wait for all jobs of a try, in seconds or as a timedelta (default one day).
+    :param on_partial: items that failed in finished jobs: ``"fail"`` the task listing them (default) or
+        ``"warn"``: log each and succeed. A failed or killed job always fails the task.
+    :param max_jobs_in_flight: the most jobs this task keeps queued or running at once.
+    :param resubmit_unconfirmed: on a retry, send again a request whose answer was lost (it may have
+        reached the vendor). Vendor operators turn it on for requests that are safe to repeat.
+    :param deferrable: wait in the triggerer (default) or, if False, poll in the worker.
+    """
+
+    hook_class: ClassVar[type[JobHook]]
+    max_items_per_job: ClassVar[int] = 100
+    ui_color = "#dceefb"
+
+    def __init__(
+        self,
+        *,
+        conn_id: str | None = None,
+        poll_interval: float = 30.0,
+        timeout: float | timedelta = timedelta(days=1),
+        on_partial: OnPartial = "fail",
+        max_jobs_in_flight: int = 10,
+        resubmit_unconfirmed: bool = False,
+        deferrable: bool = True,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        self.conn_id = conn_id or self.hook_class.default_conn_name
+        self.poll_interval = float(poll_interval)
+        self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+        self.on_partial = check_on_partial(on_partial)
+        self.max_jobs_in_flight = int(max_jobs_in_flight)
+        self.resubmit_unconfirmed = resubmit_unconfirmed
+        self.deferrable = deferrable
+        for name, value in (("poll_interval", self.poll_interval), ("timeout", self.timeout)):
+            if value <= 0:
+                raise ConfigurationError(f"{name} must be a positive number of seconds, not {value}")
+        if self.max_jobs_in_flight < 1:
+            raise ConfigurationError(f"max_jobs_in_flight must be at least 1, not {max_jobs_in_flight}")
+
+    # --- what a vendor operator defines ----------------------------------------------------------
+    def prepare_items(self) -> list[Any]:
+        """The rendered input as a list of items, checked (raise ConfigurationError naming the field)."""
+        raise NotImplementedError
+
+    def submit_items(self, items: list[Any]) -> Job:
+        """Send one request for ``items`` (at most ``max_items_per_job``) and return the queued job."""
+        raise NotImplementedError
+
+    def item_results(self, job: Job, indexes: list[int], items: list[Any]) -> dict[int, ItemResult]:
+        """Results of an ended job keyed by input index (``indexes``: what it was sent, in order)."""
+        return job_level_results(job, indexes)
+
+    def request_identity(self) -> Any:
+        """What identifies the request apart from the items (e.g. endpoint and change): part of the ledger's
+        fingerprint, so a retry with another request never reuses earlier jobs."""
+        return type(self).__name__
+
+    # --- Airflow entry points ------------------------------------------------------------------------
+    @cached_property
+    def hook(self) -> JobHook:
+        """The vendor hook for ``conn_id``."""
+        return self.hook_class(self.conn_id)
+
+    @cached_property
+    def _reporter(self) -> ProgressReporter:
+        return ProgressReporter(self.log)
+
+    def execute(self, context: Context) -> Any:
+        """Submit (or reattach to an earlier try's jobs), then wait wave by wave and return the results."""
+        items = self.prepare_items()
+        ledger = self._open_ledger(context, items)
+        return self._advance(context, items, ledger, time.time() + self.timeout)
+
+    def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
+        """Resume after a wave's trigger: record the wave, then submit the next one or finish."""
+        wait = WaitEvent.from_payload(event)
+        if not wait.resume:
+            raise AirflowException(f"the trigger's event carries no ledger to resume from: {wait.message}")
+        state, deadline = Ledger.from_json(wait.resume["ledger"]), float(wait.resume["deadline"])
+        if wait.outcome == "timeout":
+            raise JobWaitTimeout(f"timed out after {self.timeout:g} s: {wait.message}; a retry reattaches")
+        if wait.outcome == "error":
+            raise AirflowException(wait.message)
+        self.log.info("%s", wait.message)
+        items = self.prepare_items()
+        self._store_wave(context, state, self.hook.get_jobs(state.active_ids()))
+        return self._advance(context, items, state, deadline)
+
+    # --- the flow -------------------------------------------------------------------------------
+    def _advance(self, context: Context, items: list[Any], ledger: Ledger, deadline: float) -> Any:
+        while True:
+            self._submit_wave(context, items, ledger, deadline)
+            active = ledger.active_ids()
+            if not active:
+                return self._finish(context, items, ledger)
+            if self.deferrable:
+                self.log.info("waiting for %d jobs in the triggerer", len(active))
+                self.defer(
+                    trigger=JobTrigger(
+                        hook_path=f"{self.hook_class.__module__}.{self.hook_class.__qualname__}",
+                        conn_id=self.conn_id,
+                        job_ids=active,
+                        poll_interval=self.poll_interval,
+                        deadline=deadline,
+                        resume={"ledger": ledger.to_json(), "deadline": deadline},
+                    ),
+                    method_name="execute_complete",
+                    timeout=timedelta(seconds=max(deadline - time.time(), 0)) + DEFERRAL_GRACE,
+                )
+            self._store_wave(context, ledger, self._poll_until_ended(active, deadline))
+
+    def _submit_wave(self, context: Context, items: list[Any], ledger: Ledger, deadline: float) -> None:
+        pending = ledger.pending(len(items))
+        for start in range(0, len(pending), self.max_items_per_job):
+            if len(ledger.active_ids()) >= self.max_jobs_in_flight:
+                return
+            chunk = pending[start : start + self.max_items_per_job]
+            if not self._submit_chunk(context, items, ledger, chunk, deadline):
+                return
+
+    def _submit_chunk(
+        self, context: Context, items: list[Any], ledger: Ledger, chunk: list[int], deadline: float
+    ) -> bool:
+        """Submit one chunk; False when the vendor refuses it for now while our own jobs run."""
+        while True:
+            ledger.unconfirmed = list(chunk)
+            self._save(context, ledger)
+            try:
+                job = self.submit_items([items[i] for i in chunk])
+            except TransientVendorError as error:
+                if error.status != 429:
+                    raise AirflowException(
+                        f"the answer to the submit of {describe_indexes(chunk)} was lost ({error}): "
+                        f"{self.hook_class.vendor} may or may not have accepted it; a retry of the task "
+                        "checks before sending anything again"
+                    ) from None
+                ledger.unconfirmed = []
+                self._save(context, ledger)
+                if ledger.active_ids():
+                    self.log.info("%s: waiting for this task's running jobs before sending more", error)
+                    return False
+                self._sleep_for_refusal(error, deadline)
+                continue
+            except PermanentVendorError as error:
+                ledger.unconfirmed = []
+                self._save(context, ledger)
+                raise AirflowException(
+                    f"the submit of {describe_indexes(chunk)} was refused: {error}"
+                ) from None
+            ledger.add(job.id, chunk)
+            self._save(context, ledger)
+            context["ti"].xcom_push(key="job_ids", value=ledger.job_ids())
+            self.log.info("job %s covers %s", job.id, describe_indexes(chunk))
+            return True
+
+    def _sleep_for_refusal(self, error: TransientVendorError, deadline: float) -> None:
+        wait = error.retry_after if error.retry_after is not None else REFUSED_SUBMIT_WAIT
+        remaining = deadline - time.time()
+        if remaining <= 0:
+            raise JobWaitTimeout(
+                f"timed out after {self.timeout:g} s while {self.hook_class.vendor} refused jobs"
+            )
+        self.log.warning(
+            "%s: the account has no room for another job; sending it again in %.1f s", error, wait
+        )
+        time.sleep(min(max(wait, 0.1), remaining))
+
+    def _poll_until_ended(self, job_ids: list[str], deadline: float) -> list[Job]:
+        jobs: list[Job] = []
+        while True:
+            try:
+                jobs = self.hook.get_jobs(job_ids)
+            except TransientVendorError as error:
+                self.log.warning("%s; still waiting", error)
+            else:
+                self._reporter.report(jobs)
+                if all(job.state.is_terminal for job in jobs):
+                    return jobs
+            if time.time() >= deadline:
+                progress = self._reporter.describe(jobs) or "no status could be read"
+                raise JobWaitTimeout(f"timed out after {self.timeout:g} s: {progress}; a retry reattaches")
+            time.sleep(min(self.poll_interval, max(deadline - time.time(), 0.0)))
+
+    def _store_wave(self, context: Context, ledger: Ledger, jobs: Sequence[Job]) -> None:
+        """Keep a finished wave's full jobs in XCom: the vendor may forget them before the last wave ends."""
+        for job in jobs:
+            ledger.set_state(job.id, job.state)
+        ledger.waves += 1
+        context["ti"].xcom_push(key=f"jobs_wave_{ledger.waves}", value=[job.to_dict() for job in jobs])
+        self._save(context, ledger)
+
+    def _finish(self, context: Context, items: list[Any], ledger: Ledger) -> list[dict[str, Any]]:
+        jobs: dict[str, Job] = {}
+        for wave in range(1, ledger.waves + 1):
+            stored = context["ti"].xcom_pull(task_ids=self.task_id, key=f"jobs_wave_{wave}") or []
+            jobs.update((data["id"], Job.model_validate(data)) for data in stored)
+        owners = ledger.owners()
+        missing = [job_id for job_id in dict.fromkeys(r.id for r in owners.values()) if job_id not in jobs]
+        if missing:
+            jobs.update((job.id, job) for job in self.hook.get_jobs(missing))
+        per_job = {
+            record.id: self.item_results(jobs[record.id], record.items, items)
+            for record in {r.id: r for r in owners.values()}.values()
+        }
+        merged = merge_results(len(items), owners, jobs, per_job, self.on_partial)
+        for line in merged.verdict.warnings:
+            self.log.warning("%s", line)
+        for line in merged.verdict.failures:
+            self.log.error("%s", line)
+        if not merged.verdict.ok:
+            context["ti"].xcom_push(key="return_value", value=merged.items)
+            raise AirflowException(merged.verdict.error_message())
+        self.log.info("%s", merged.verdict.summary)
+        return merged.items
+
+    # --- the ledger across tries ------------------------------------------------------------------
+    def _open_ledger(self, context: Context, items: list[Any]) -> Ledger:
+        digest = fingerprint([self.request_identity(), items])
+        try_number = int(getattr(context["ti"], "try_number", 1) or 1)
+        store = context.get("task_state_store")
+        saved = store.get(LEDGER_KEY) if store is not None else None
+        if store is None:
+            self.log.warning(
+                "this Airflow has no task state store (Airflow < 3.3): a retry of this task cannot "
+                "know what an earlier try submitted and will submit everything again"
+            )
+        if not isinstance(saved, dict) or not saved:
+            return Ledger(digest, try_number)
+        ledger = Ledger.from_json(saved)
+        if ledger.fingerprint != digest:
+            self.log.warning(
+                "the input changed since try %d: its %d jobs are not reused, everything is submitted",
+                ledger.try_number,
+                len(ledger.jobs),
+            )
+            return Ledger(digest, try_number)
+        return self._reattach(context, ledger, items, try_number)
+
+    def _reattach(self, context: Context, ledger: Ledger, items: list[Any], try_number: int) -> Ledger:
+        earlier = ledger.try_number
+        ledger.try_number, ledger.waves = try_number, 0
+        if ledger.unconfirmed:
+            what = describe_indexes(ledger.unconfirmed)
+            if not self.resubmit_unconfirmed:
+                raise AirflowFailException(
+                    f"try {earlier} sent {what} to {self.hook_class.vendor} but its answer was lost, so "
+                    f"they may exist there already; sending them again could duplicate them. Check in "
+                    f"{self.hook_class.vendor}, then set resubmit_unconfirmed=True on the task to send "
+                    "them again (or change the input)"
+                )
+            self.log.warning("try %d sent %s without an answer: sending them again", earlier, what)
+            ledger.unconfirmed = []
+        live = list(dict.fromkeys(record.id for record in ledger.owners().values()))
+        if live:
+            self.log.info("reattaching to the %d jobs submitted by try %d: %s", len(live), earlier, live)
+            jobs = self.hook.get_jobs(live)
+            self._reporter.report(jobs)
+            ended = [job for job in jobs if job.state.is_terminal]
+            for job in jobs:
+                ledger.set_state(job.id, job.state)
+            owners = ledger.owners()
+            redo: list[int] = []
+            for job in ended:
+                record = ledger.record(job.id)
+                results = self.item_results(job, record.items, items)
+                redo += [
+                    i
+                    for i in record.items
+                    if owners[i] is record and not (i in results and results[i].success)
+                ]
+            if redo:
+                self.log.warning(
+                    "sending %s again: their earlier job reported them failed", describe_indexes(redo)
+                )
+            ledger.redo = redo
+            if ended:
+                ledger.waves = 1
+                context["ti"].xcom_push(key="jobs_wave_1", value=[job.to_dict() for job in ended])
+            context["ti"].xcom_push(key="job_ids", value=ledger.job_ids())
+        self._save(context, ledger)
+        return ledger
+
+    def _save(self, context: Context, ledger: Ledger) -> None:
+        store = context.get("task_state_store")
+        if store is not None:
+            store.set(LEDGER_KEY, ledger.to_json())

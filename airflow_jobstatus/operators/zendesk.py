@@ -1,0 +1,159 @@
+"""ZendeskBulkOperator: any number of items through Zendesk's bulk endpoints, with per-item results."""
+
+from __future__ import annotations
+
+import ast
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any, cast
+
+from airflow_jobstatus.errors import ConfigurationError
+from airflow_jobstatus.hooks.zendesk import ZendeskJobHook
+from airflow_jobstatus.hooks.zendesk_bulk import MAX_ITEMS_PER_JOB, bulk_action, check_items, item_key
+from airflow_jobstatus.models import ItemResult, Job
+from airflow_jobstatus.operators.base import SubmitJobOperator
+
+
+class ZendeskBulkOperator(SubmitJobOperator):
+    """Creates, updates or deletes any number of Zendesk records with the bulk endpoints; returns one
+    result per input item, in input order.
+
+    The input is split into requests of at most 100 items; each becomes a Zendesk job. When Zendesk
+    refuses more jobs (about 30 may be queued or running per account), the operator waits for its own
+    jobs, or Zendesk's ``Retry-After``, and sends the same request again. Each returned item is a dict:
+    ``index`` (into ``items``), ``id``, ``success``, ``action``, ``status``, ``error``, ``details``,
+    ``job_id`` and ``extra`` (other fields Zendesk sent, such as ``email``).
+
+    :param resource: ``tickets``, ``deleted_tickets``, ``ticket_imports``, ``users``, ``organizations``,
+        ``organization_memberships`` or ``group_memberships``.
+    :param action: ``create_many``, ``update_many``, ``create_or_update_many``, ``destroy_many``,
+        ``mark_many_as_spam`` or ``merge`` (where the resource has it).
+    :param items: the records (templated): objects for create/update/import, record ids for
+        destroy_many, mark_many_as_spam, merge and the ``change`` form of update_many.
+    :param change: update_many only (templated): one change applied to every id in ``items``.
+    :param use_external_ids: ``items`` are external ids (users and organizations update/destroy).
+    :param target_id: merge only (templated): the ticket the ``items`` are merged into.
+    :param zendesk_conn_id: the Airflow connection (default ``zendesk_default``).
+    :param resubmit_unconfirmed: on a retry, send again a request whose answer was lost. Default: yes
+        for requests that are safe to repeat (update, destroy, spam, merge, create_or_update), no for
+        those that create records.
+
+    Waiting and retries (``poll_interval``, ``timeout``, ``on_partial``, ``max_jobs_in_flight``,
+    ``deferrable``) are described in :class:`~airflow_jobstatus.operators.base.SubmitJobOperator`.
+    """
+
+    hook_class = ZendeskJobHook
+    max_items_per_job = MAX_ITEMS_PER_JOB
+    template_fields: Sequence[str] = ("items", "change", "target_id")
+    template_fields_renderers = {"items": "json", "change": "json"}
+
+    def __init__(
+        self,
+        *,
+        resource: str,
+        action: str,
+        items: Any,
+        change: Mapping[str, Any] | None = None,
+        use_external_ids: bool = False,
+        target_id: int | str | None = None,
+        zendesk_conn_id: str = ZendeskJobHook.default_conn_name,
+        resubmit_unconfirmed: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        self.bulk = bulk_action(resource, action)
+        if resubmit_unconfirmed is None:
+            resubmit_unconfirmed = not self.bulk.creates_records
+        super().__init__(conn_id=zendesk_conn_id, resubmit_unconfirmed=resubmit_unconfirmed, **kwargs)
+        self.resource = resource
+        self.action = action
+        self.items = items
+        self.change = change
+        self.use_external_ids = use_external_ids
+        self.target_id = target_id
+
+    def prepare_items(self) -> list[Any]:
+        """The rendered ``items``, checked against the endpoint before any request."""
+        return check_items(
+            self.bulk,
+            _as_list(self.items, "items"),
+            change=self.change,
+            use_external_ids=self.use_external_ids,
+            target_id=self.target_id,
+        )
+
+    def request_identity(self) -> Any:
+        """The endpoint and the non-item arguments: a retry with others submits afresh."""
+        return [self.resource, self.action, self.change, self.use_external_ids, self.target_id]
+
+    def submit_items(self, items: list[Any]) -> Job:
+        """One bulk request for at most 100 items."""
+        hook = cast(ZendeskJobHook, self.hook)
+        return hook.submit_bulk(
+            self.resource,
+            self.action,
+            items,
+            change=self.change,
+            use_external_ids=self.use_external_ids,
+            target_id=int(self.target_id) if self.target_id is not None else None,
+        )
+
+    def item_results(self, job: Job, indexes: list[int], items: list[Any]) -> dict[int, ItemResult]:
+        """Zendesk's results matched to input items: by ``index``, else by record id, else in order."""
+        keys = [item_key(self.bulk, items[i], use_external_ids=self.use_external_ids) for i in indexes]
+        matched, stray = match_results(job.results, keys)
+        for result in stray:
+            self.log.warning(
+                "job %s reported a result that matches no input item: %s", job.id, result.describe()
+            )
+        return {
+            indexes[pos]: result.model_copy(update={"index": indexes[pos]}) for pos, result in matched.items()
+        }
+
+
+def match_results(
+    results: Sequence[ItemResult], keys: Sequence[int | str | None]
+) -> tuple[dict[int, ItemResult], list[ItemResult]]:
+    """Pair a job's results with the positions of the items it was sent (``keys``: each item's id or None).
+
+    A result names its position by ``index`` (creates, failures), else by the record ``id`` an item
+    carries (updates), else it takes the next unmatched position (Zendesk reports in request order).
+    A single result with neither (permanent deletion's ``{"success": true}``) stands for every item.
+    Results left over are returned as strays, never dropped.
+    """
+    if len(results) == 1 and results[0].index is None and results[0].id is None:
+        return dict.fromkeys(range(len(keys)), results[0]), []
+    matched: dict[int, ItemResult] = {}
+    by_key: dict[str, list[int]] = {}
+    for pos, key in enumerate(keys):
+        if key is not None:
+            by_key.setdefault(str(key), []).append(pos)
+    unplaced: list[ItemResult] = []
+    for result in results:
+        if result.index is not None and 0 <= result.index < len(keys) and result.index not in matched:
+            matched[result.index] = result
+            continue
+        positions = [p for p in by_key.get(str(result.id), []) if p not in matched]
+        if result.id is not None and positions:
+            matched[positions[0]] = result
+        else:
+            unplaced.append(result)
+    free = [pos for pos in range(len(keys)) if pos not in matched]
+    for pos, result in zip(free, unplaced, strict=False):
+        matched[pos] = result
+    return matched, unplaced[len(free) :]
+
+
+def _as_list(value: Any, name: str) -> Any:
+    """A rendered template that came out as text (``"[1, 2]"``) back to a list; anything else unchanged."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            return parse(text)
+        except (ValueError, SyntaxError):
+            continue
+    raise ConfigurationError(
+        f"{name} rendered to text that is not a list: {text[:80]!r}; pass a list, or render templates "
+        "as native objects (DAG(render_template_as_native_obj=True))"
+    )
