@@ -1,8 +1,9 @@
 """`make demo`: run the example DAGs against the local sandbox, with no vendor account.
 
-Starts the sandbox on a free port, points ``zendesk_default`` at it, creates a few Zendesk jobs in it
-(one clean, one with failed items, one quick), runs each example DAG with ``airflow dags test`` (the
-CLI form of ``dag.test()``: the triggerer's work runs in-process), and prints each job's outcome.
+Starts the sandbox on a free port and points ``zendesk_default`` at it. Creates a few Zendesk jobs in
+it (one clean, one with failed items, one quick) for the wait example, then bulk-updates 250 tickets
+with the operator example (the sandbox refuses one). Runs each example DAG with ``airflow dags test``
+(the CLI form of ``dag.test()``: the triggerer's work runs in-process) and prints what happened.
 Airflow's home is ``.airflow/demo`` (ignored by git); the metadata DB is created on first use.
 """
 
@@ -19,7 +20,8 @@ ROOT = Path(__file__).resolve().parent.parent
 HOME = ROOT / ".airflow" / "demo"
 #: Log messages worth showing: progress lines, deferral, outcomes, failed items, errors.
 SHOWN = re.compile(
-    r"^(job \w+|\d+ jobs? ended|Pausing task as DEFERRED|failed item|Done\. Returned value|.*Error)"
+    r"^(job \w+|\d+ jobs? ended|Pausing task as DEFERRED|failed item|ticket \d+|Done\. Returned value"
+    r"|.*Error)"
 )
 
 
@@ -89,6 +91,13 @@ def main() -> int:
             print(f"  job {job.id}: {job.state.value} {job.progress_text()}; failed items: {failed}")
         reads = sandbox.state.count(method="GET", path_prefix="/api/v2/job_statuses")
         print(f"  status reads the sandbox served: {reads}")
+
+        zendesk.job_seconds = 12.0
+        zendesk.fail_ids = {1042}  # one ticket the sandbox refuses to update, to show failure reporting
+        ok = run_dag("zendesk_bulk_update", {"first_ticket_id": 1001, "count": 250}, env) and ok
+        print("\nwhat the sandbox accepted from ZendeskBulkOperator:")
+        for submit in zendesk.submits:
+            print(f"  {submit.method} {submit.path}: {submit.count} items -> job {submit.job_id}")
     print("\ndemo " + ("succeeded" if ok else "FAILED"))
     return 0 if ok else 1
 

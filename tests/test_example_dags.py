@@ -30,3 +30,20 @@ def test_zendesk_wait_for_job_example(sandbox: SandboxServer) -> None:
     assert result.xcom("summarize") == {"jobs": 2, "items": 50, "failed_items": 1}
     assert "failed item: index=3" in result.logs["summarize"]
     assert CANARY_TOKEN not in result.output
+
+
+def test_zendesk_bulk_update_example(sandbox: SandboxServer) -> None:
+    sandbox.state.zendesk.fail_ids = {1042}
+    result = run_dag(
+        (EXAMPLES / "zendesk_bulk_update.py").read_text(),
+        "zendesk_bulk_update",
+        env={"AIRFLOW_CONN_ZENDESK_DEFAULT": zendesk_connection(sandbox.url)},
+    )
+    assert result.task_states == {"plan_updates": "success", "update_tickets": "success", "report": "success"}
+    assert [submit.count for submit in sandbox.state.zendesk.submits] == [100, 100, 50]
+    rows = result.xcom("update_tickets")
+    assert [row["id"] for row in rows] == list(range(1001, 1251))
+    assert result.xcom("report") == {"tickets": 250, "updated": 249, "failed": 1}
+    assert "ticket 1042 (item 41) failed: TicketUpdateFailed" in result.logs["report"]
+    assert "Pausing task as DEFERRED" in result.logs["update_tickets"]
+    assert CANARY_TOKEN not in result.output
