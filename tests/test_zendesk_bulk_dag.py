@@ -35,7 +35,7 @@ with DAG(
         poll_interval=0.3,
         timeout={timeout},
         on_partial={on_partial!r},
-        deferrable={deferrable},
+        deferrable={deferrable},{extra}
     )
 """
 
@@ -62,6 +62,7 @@ def run_bulk(
     on_partial: str = "fail",
     timeout: float = 120,
     retries: int = 0,
+    **extra: Any,
 ) -> DagRunResult:
     source = BULK_DAG.format(
         dag_id="zendesk_bulk",
@@ -73,6 +74,7 @@ def run_bulk(
         on_partial=on_partial,
         deferrable=deferrable,
         retries=retries,
+        extra="".join(f"\n        {key}={value!r}," for key, value in extra.items()),
     )
     result = run_dag(
         source, "zendesk_bulk", env={"AIRFLOW_CONN_ZENDESK_DEFAULT": zendesk_connection(sandbox.url)}
@@ -135,6 +137,17 @@ def test_job_limit_sends_waves_without_losing_or_repeating_items(
     assert "waiting for this task's running jobs before sending more" in log
     if deferrable:
         assert log.count("Pausing task as DEFERRED") == 3
+
+
+def test_max_jobs_in_flight_sends_waves_on_its_own(sandbox: SandboxServer) -> None:
+    result = run_bulk(sandbox, [2000 + i for i in range(350)], action="destroy_many", max_jobs_in_flight=2)
+    assert result.task_states == {"bulk": "success"}
+    assert submits(sandbox) == [100, 100, 100, 50]
+    assert sandbox.state.count(status=429) == 0  # never pushed Zendesk to its limit
+    assert result.logs["bulk"].count("Pausing task as DEFERRED") == 2
+    rows = result.xcom("bulk")
+    assert [row["id"] for row in rows] == [2000 + i for i in range(350)]
+    assert {row["status"] for row in rows} == {"Deleted"}
 
 
 @pytest.mark.parametrize("deferrable", MODES)
@@ -204,7 +217,7 @@ def test_retry_after_a_failed_status_read_reattaches_without_resubmitting(
     assert submits(sandbox) == [100, 100, 50]  # ONE submit per chunk over both tries
     first, second = (result.ti_logs[("bulk", -1, n)] for n in (1, 2))
     assert "Zendesk does not know" in first
-    assert "reattaching to the 3 jobs submitted by try 1" in second
+    assert "reattaching to 3 jobs submitted by earlier tries" in second
     rows = result.xcom("bulk")
     assert [row["index"] for row in rows] == list(range(250)) and all(row["success"] for row in rows)
 
@@ -242,3 +255,15 @@ def test_lost_submit_answer_is_never_blindly_resent_for_creates(
     else:  # an update is safe to repeat
         assert Counter(s.path for s in sandbox.state.zendesk.submits) == {path: 2}
         assert "sent items 0-2 without an answer: sending them again" in second
+
+
+def test_retry_finding_its_jobs_expired_stops_instead_of_resubmitting(sandbox: SandboxServer) -> None:
+    sandbox.state.zendesk.config.retention_seconds = 0.3  # Zendesk forgets the job while try 1 waits
+    result = run_bulk(sandbox, tickets(5), retries=2)
+    assert result.task_states == {"bulk": "failed"}
+    assert result.try_numbers["bulk"] == 2  # no third try: retrying cannot help
+    assert submits(sandbox) == [5]
+    assert "Zendesk does not know job" in result.ti_logs[("bulk", -1, 1)]
+    second = result.ti_logs[("bulk", -1, 2)]
+    assert "earlier tries submitted jobs that Zendesk no longer knows" in second
+    assert "state-store/airflow_jobstatus.ledger" in second

@@ -27,7 +27,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from airflow.sdk import BaseOperator
 
 from airflow_jobstatus.compat import AirflowException, AirflowFailException
-from airflow_jobstatus.errors import ConfigurationError, PermanentVendorError, TransientVendorError
+from airflow_jobstatus.errors import (
+    ConfigurationError,
+    JobNotFoundError,
+    PermanentVendorError,
+    TransientVendorError,
+)
 from airflow_jobstatus.ledger import LEDGER_KEY, Ledger, describe_indexes, fingerprint
 from airflow_jobstatus.models import ItemResult, Job
 from airflow_jobstatus.operators.items import job_level_results, merge_results
@@ -312,8 +317,16 @@ class SubmitJobOperator(BaseOperator):
             ledger.unconfirmed = []
         live = list(dict.fromkeys(record.id for record in ledger.owners().values()))
         if live:
-            self.log.info("reattaching to the %d jobs submitted by try %d: %s", len(live), earlier, live)
-            jobs = self.hook.get_jobs(live)
+            self.log.info("reattaching to %d jobs submitted by earlier tries: %s", len(live), live)
+            try:
+                jobs = self.hook.get_jobs(live)
+            except JobNotFoundError as error:
+                raise AirflowFailException(
+                    f"earlier tries submitted jobs that {self.hook_class.vendor} no longer knows ({error}), "
+                    "so their items may well have been applied. To submit everything again, change the "
+                    f"input, or delete this task's state key '{LEDGER_KEY}' (REST API: DELETE "
+                    f".../taskInstances/<task_id>/state-store/{LEDGER_KEY}) and clear the task"
+                ) from None
             self._reporter.report(jobs)
             ended = [job for job in jobs if job.state.is_terminal]
             for job in jobs:
