@@ -16,12 +16,11 @@ from pydantic import BaseModel, ValidationError
 from airflow_jobstatus.connection import ConnectionFields, base_url_from_host, is_loopback
 from airflow_jobstatus.errors import ConfigurationError, VendorResponseError
 from airflow_jobstatus.hooks.base import JobHook, ReadRequest
-from airflow_jobstatus.hooks.zendesk_bulk import build_request, bulk_action
+from airflow_jobstatus.hooks.zendesk_bulk import API_PREFIX, build_request, bulk_action
 from airflow_jobstatus.models import ItemResult, Job, JobState, map_status, percent_of
 from airflow_jobstatus.transport import ApiTarget
 
 VENDOR = "Zendesk"
-API_PREFIX = "/api/v2"
 SHOW_MANY_BATCH = 100
 
 STATUS_MAP: dict[str, JobState] = {

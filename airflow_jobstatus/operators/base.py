@@ -45,8 +45,6 @@ if TYPE_CHECKING:
 
     from airflow_jobstatus.hooks.base import JobHook
 
-#: Extra time Airflow gives a deferral beyond the wait's own deadline, so our message arrives first.
-DEFERRAL_GRACE = timedelta(minutes=5)
 #: Seconds to wait after a refused submit when the vendor sends no Retry-After.
 REFUSED_SUBMIT_WAIT = 10.0
 
@@ -160,18 +158,15 @@ class SubmitJobOperator(BaseOperator):
                 return self._finish(context, items, ledger)
             if self.deferrable:
                 self.log.info("waiting for %d jobs in the triggerer", len(active))
-                self.defer(
-                    trigger=JobTrigger(
-                        hook_path=f"{self.hook_class.__module__}.{self.hook_class.__qualname__}",
-                        conn_id=self.conn_id,
-                        job_ids=active,
-                        poll_interval=self.poll_interval,
-                        deadline=deadline,
-                        resume={"ledger": ledger.to_json(), "deadline": deadline},
-                    ),
-                    method_name="execute_complete",
-                    timeout=timedelta(seconds=max(deadline - time.time(), 0)) + DEFERRAL_GRACE,
+                trigger = JobTrigger.for_hook(
+                    self.hook_class,
+                    self.conn_id,
+                    active,
+                    self.poll_interval,
+                    deadline,
+                    resume={"ledger": ledger.to_json(), "deadline": deadline},
                 )
+                self.defer(trigger=trigger, method_name="execute_complete", timeout=trigger.defer_timeout())
             self._store_wave(context, ledger, self._poll_until_ended(active, deadline))
 
     def _submit_wave(self, context: Context, items: list[Any], ledger: Ledger, deadline: float) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import time
 from collections.abc import Sequence
-from datetime import timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -22,10 +21,6 @@ if TYPE_CHECKING:
 
     from airflow_jobstatus.hooks.base import JobHook
     from airflow_jobstatus.models import Job
-
-#: Extra time Airflow gives a deferral beyond the trigger's own deadline, so the trigger's clear
-#: timeout message arrives before Airflow's generic one.
-DEFERRAL_GRACE = timedelta(minutes=5)
 
 
 class JobSensor(BaseSensorOperator):
@@ -135,18 +130,10 @@ class JobSensor(BaseSensorOperator):
             raise AirflowSensorTimeout(f"{error} Last progress: {progress}") from None
 
     def _defer(self, ids: list[str]) -> None:
-        trigger = JobTrigger(
-            hook_path=f"{self.hook_class.__module__}.{self.hook_class.__qualname__}",
-            conn_id=self.conn_id,
-            job_ids=ids,
-            poll_interval=self.poll_interval,
-            deadline=time.time() + self.timeout,
+        trigger = JobTrigger.for_hook(
+            self.hook_class, self.conn_id, ids, self.poll_interval, time.time() + self.timeout
         )
-        self.defer(
-            trigger=trigger,
-            method_name="execute_complete",
-            timeout=timedelta(seconds=self.timeout) + DEFERRAL_GRACE,
-        )
+        self.defer(trigger=trigger, method_name="execute_complete", timeout=trigger.defer_timeout())
 
     def _finish(self, jobs: list[Job]) -> Any:
         verdict = judge(jobs, self.on_partial)

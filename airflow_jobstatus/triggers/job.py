@@ -14,6 +14,7 @@ import importlib
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
     from airflow_jobstatus.hooks.base import JobHook
 
 Outcome = Literal["ended", "timeout", "error"]
+#: Extra time Airflow gives a deferral beyond the trigger's own deadline.
+DEFERRAL_GRACE = timedelta(minutes=5)
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,25 @@ class JobTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.deadline = float(deadline)
         self.resume = resume
+
+    @classmethod
+    def for_hook(
+        cls,
+        hook_class: type[JobHook],
+        conn_id: str,
+        job_ids: Sequence[str],
+        poll_interval: float,
+        deadline: float,
+        resume: dict[str, Any] | None = None,
+    ) -> JobTrigger:
+        """A trigger reading ``job_ids`` with ``hook_class`` (its import path is derived, never typed)."""
+        hook_path = f"{hook_class.__module__}.{hook_class.__qualname__}"
+        return cls(hook_path, conn_id, job_ids, poll_interval, deadline, resume)
+
+    def defer_timeout(self) -> timedelta:
+        """What to give ``defer(timeout=...)``: the time to the deadline plus a grace, so that the trigger's
+        own timeout message arrives before Airflow's generic one."""
+        return timedelta(seconds=max(self.deadline - time.time(), 0.0)) + DEFERRAL_GRACE
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
         """Class path and plain kwargs: enough for a restarted triggerer to resume the wait."""
