@@ -267,3 +267,48 @@ def test_retry_finding_its_jobs_expired_stops_instead_of_resubmitting(sandbox: S
     second = result.ti_logs[("bulk", -1, 2)]
     assert "earlier tries submitted jobs that Zendesk no longer knows" in second
     assert "state-store/airflow_jobstatus.ledger" in second
+
+
+NO_STATE_STORE_DAG = """
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG
+
+from airflow_jobstatus.operators.zendesk import ZendeskBulkOperator
+
+
+class WithoutStateStore(ZendeskBulkOperator):
+    def execute(self, context):
+        context = {key: value for key, value in context.items() if key != "task_state_store"}
+        return super().execute(context)
+
+
+with DAG(
+    dag_id="zendesk_bulk_old_airflow",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    default_args={"retries": 1, "retry_delay": timedelta(0)},
+):
+    WithoutStateStore(
+        task_id="bulk",
+        resource="tickets",
+        action="update_many",
+        items=[1, 2, 3],
+        change={"status": "solved"},
+        poll_interval=0.3,
+        deferrable=False,
+    )
+"""
+
+
+def test_without_a_task_state_store_it_warns_and_a_retry_submits_again(sandbox: SandboxServer) -> None:
+    """What Airflow < 3.3 (no task state store) gets: a warning, and a retry that cannot reattach."""
+    sandbox.state.add_fault("/api/v2/job_statuses/", method="GET", status=404, count=1)
+    env = {"AIRFLOW_CONN_ZENDESK_DEFAULT": zendesk_connection(sandbox.url)}
+    result = run_dag(NO_STATE_STORE_DAG, "zendesk_bulk_old_airflow", env=env)
+    assert result.task_states == {"bulk": "success"}
+    assert submits(sandbox) == [3, 3]
+    for try_number in (1, 2):
+        log = result.ti_logs[("bulk", -1, try_number)]
+        assert log.count("this Airflow has no task state store") == 1
