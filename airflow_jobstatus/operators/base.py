@@ -21,7 +21,6 @@ from __future__ import annotations
 import time
 from collections.abc import Sequence
 from datetime import timedelta
-from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
@@ -33,17 +32,16 @@ from airflow_jobstatus.errors import (
     PermanentVendorError,
     TransientVendorError,
 )
+from airflow_jobstatus.job_task import JobTaskMixin, positive_seconds
 from airflow_jobstatus.ledger import LEDGER_KEY, Ledger, describe_indexes, fingerprint
 from airflow_jobstatus.models import ItemResult, Job
 from airflow_jobstatus.operators.items import job_level_results, merge_results
 from airflow_jobstatus.outcomes import OnPartial, check_on_partial
-from airflow_jobstatus.progress import ProgressReporter
 from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_jobstatus.hooks.base import JobHook
 
 #: Seconds to wait after a refused submit when the vendor sends no Retry-After.
 REFUSED_SUBMIT_WAIT = 10.0
@@ -53,7 +51,7 @@ class JobWaitTimeout(AirflowException):
     """The jobs did not end before the operator's ``timeout``; a retry reattaches to them."""
 
 
-class SubmitJobOperator(BaseOperator):
+class SubmitJobOperator(JobTaskMixin, BaseOperator):
     """Base of the operators that submit vendor bulk jobs and wait for them (see the module docstring).
 
     A vendor operator sets ``hook_class`` and defines :meth:`prepare_items` and :meth:`submit_items`,
@@ -70,7 +68,6 @@ class SubmitJobOperator(BaseOperator):
     :param deferrable: wait in the triggerer (default) or, if False, poll in the worker.
     """
 
-    hook_class: ClassVar[type[JobHook]]
     max_items_per_job: ClassVar[int] = 100
     ui_color = "#dceefb"
 
@@ -88,15 +85,13 @@ class SubmitJobOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         self.conn_id = conn_id or self.hook_class.default_conn_name
-        self.poll_interval = float(poll_interval)
-        self.timeout = timeout.total_seconds() if isinstance(timeout, timedelta) else float(timeout)
+        self.poll_interval = positive_seconds("poll_interval", poll_interval)
+        seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
+        self.timeout = positive_seconds("timeout", seconds)
         self.on_partial = check_on_partial(on_partial)
         self.max_jobs_in_flight = int(max_jobs_in_flight)
         self.resubmit_unconfirmed = resubmit_unconfirmed
         self.deferrable = deferrable
-        for name, value in (("poll_interval", self.poll_interval), ("timeout", self.timeout)):
-            if value <= 0:
-                raise ConfigurationError(f"{name} must be a positive number of seconds, not {value}")
         if self.max_jobs_in_flight < 1:
             raise ConfigurationError(f"max_jobs_in_flight must be at least 1, not {max_jobs_in_flight}")
 
@@ -119,15 +114,6 @@ class SubmitJobOperator(BaseOperator):
         return type(self).__name__
 
     # --- Airflow entry points ------------------------------------------------------------------------
-    @cached_property
-    def hook(self) -> JobHook:
-        """The vendor hook for ``conn_id``."""
-        return self.hook_class(self.conn_id)
-
-    @cached_property
-    def _reporter(self) -> ProgressReporter:
-        return ProgressReporter(self.log)
-
     def execute(self, context: Context) -> Any:
         """Submit (or reattach to an earlier try's jobs), then wait wave by wave and return the results."""
         items = self.prepare_items()

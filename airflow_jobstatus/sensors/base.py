@@ -5,25 +5,23 @@ from __future__ import annotations
 import ast
 import time
 from collections.abc import Sequence
-from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_jobstatus.compat import AirflowException, AirflowFailException, AirflowSensorTimeout
 from airflow_jobstatus.errors import ConfigurationError, TransientVendorError
+from airflow_jobstatus.job_task import JobTaskMixin, positive_seconds
 from airflow_jobstatus.outcomes import OnPartial, check_on_partial, judge
-from airflow_jobstatus.progress import ProgressReporter
 from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_jobstatus.hooks.base import JobHook
     from airflow_jobstatus.models import Job
 
 
-class JobSensor(BaseSensorOperator):
+class JobSensor(JobTaskMixin, BaseSensorOperator):
     """Waits until vendor jobs end; returns the final job (or list of jobs) as JSON-ready dicts.
 
     Vendor sensors set ``hook_class``. Deferrable by default: the wait runs in the triggerer and holds
@@ -39,7 +37,6 @@ class JobSensor(BaseSensorOperator):
     :param deferrable: wait in the triggerer (default True).
     """
 
-    hook_class: ClassVar[type[JobHook]]
     template_fields: Sequence[str] = ("job_id",)
     ui_color = "#e8f4ea"
 
@@ -57,23 +54,10 @@ class JobSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         self.job_id = job_id
         self.conn_id = conn_id or self.hook_class.default_conn_name
-        self.poll_interval = float(poll_interval)
+        self.poll_interval = positive_seconds("poll_interval", poll_interval)
         self.on_partial = check_on_partial(on_partial)
         self.deferrable = deferrable
         self._last_jobs: list[Job] = []
-        if self.poll_interval <= 0:
-            raise ConfigurationError(
-                f"poll_interval must be a positive number of seconds, not {poll_interval}"
-            )
-
-    @cached_property
-    def hook(self) -> JobHook:
-        """The vendor hook for ``conn_id``."""
-        return self.hook_class(self.conn_id)
-
-    @cached_property
-    def _reporter(self) -> ProgressReporter:
-        return ProgressReporter(self.log)
 
     def job_ids(self) -> list[str]:
         """The (rendered) job ids as a list; raises a clear error for an empty or malformed value."""

@@ -1,0 +1,38 @@
+"""What the job sensor and the job operators share: the vendor hook and the progress reporter."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from airflow_jobstatus.errors import ConfigurationError
+from airflow_jobstatus.progress import ProgressReporter
+
+if TYPE_CHECKING:
+    from airflow_jobstatus.hooks.base import JobHook
+
+
+class JobTaskMixin:
+    """Mixed into an operator that reads vendor jobs: ``hook_class`` and ``conn_id`` give :attr:`hook`."""
+
+    hook_class: ClassVar[type[JobHook]]
+    conn_id: str
+    if TYPE_CHECKING:
+        log: Any
+
+    @cached_property
+    def hook(self) -> JobHook:
+        """The vendor hook for ``conn_id``, built on first use (on the worker, never at DAG parse)."""
+        return self.hook_class(self.conn_id)
+
+    @cached_property
+    def _reporter(self) -> ProgressReporter:
+        return ProgressReporter(self.log)
+
+
+def positive_seconds(name: str, value: float) -> float:
+    """``value`` as float seconds; a clear error for zero or a negative number."""
+    seconds = float(value)
+    if seconds <= 0:
+        raise ConfigurationError(f"{name} must be a positive number of seconds, not {value}")
+    return seconds
