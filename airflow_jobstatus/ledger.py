@@ -65,10 +65,14 @@ class Ledger:
         blocked = set(self.unconfirmed)
         return [i for i in range(count) if (i not in owned or i in redo) and i not in blocked]
 
-    def active_ids(self) -> list[str]:
-        """Ids of the jobs not yet known to have ended (that still answer for some item)."""
+    def answering(self) -> list[JobRecord]:
+        """The jobs that still answer for at least one item (not wholly resent since), in submit order."""
         live = {record.id for record in self.owners().values()}
-        return [record.id for record in self.jobs if record.id in live and not record.ended]
+        return [record for record in self.jobs if record.id in live]
+
+    def active_ids(self) -> list[str]:
+        """Ids of the answering jobs not yet known to have ended."""
+        return [record.id for record in self.answering() if not record.ended]
 
     def job_ids(self) -> list[str]:
         """Ids of every job submitted, in submit order."""

@@ -240,15 +240,12 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
         for wave in range(1, ledger.waves + 1):
             stored = context["ti"].xcom_pull(task_ids=self.task_id, key=f"jobs_wave_{wave}") or []
             jobs.update((data["id"], Job.model_validate(data)) for data in stored)
-        owners = ledger.owners()
-        missing = [job_id for job_id in dict.fromkeys(r.id for r in owners.values()) if job_id not in jobs]
+        answering = ledger.answering()
+        missing = [record.id for record in answering if record.id not in jobs]
         if missing:
             jobs.update((job.id, job) for job in self.hook.get_jobs(missing))
-        per_job = {
-            record.id: self.item_results(jobs[record.id], record.items, items)
-            for record in {r.id: r for r in owners.values()}.values()
-        }
-        merged = merge_results(len(items), owners, jobs, per_job, self.on_partial)
+        per_job = {record.id: self.item_results(jobs[record.id], record.items, items) for record in answering}
+        merged = merge_results(len(items), ledger.owners(), jobs, per_job, self.on_partial)
         for line in merged.verdict.warnings:
             self.log.warning("%s", line)
         for line in merged.verdict.failures:
@@ -296,7 +293,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                 )
             self.log.warning("try %d sent %s without an answer: sending them again", earlier, what)
             ledger.unconfirmed = []
-        live = list(dict.fromkeys(record.id for record in ledger.owners().values()))
+        live = [record.id for record in ledger.answering()]
         if live:
             self.log.info("reattaching to %d jobs submitted by earlier tries: %s", len(live), live)
             try:
@@ -309,9 +306,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                     f".../taskInstances/<task_id>/state-store/{LEDGER_KEY}) and clear the task"
                 ) from None
             self._reporter.report(jobs)
-            ended = [job for job in jobs if job.state.is_terminal]
-            for job in jobs:
-                ledger.set_state(job.id, job.state)
+            ended = [job for job in jobs if job.state.is_terminal]  # their states: _store_wave below
             owners = ledger.owners()
             redo: list[int] = []
             for job in ended:
@@ -327,10 +322,10 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                     "sending %s again: their earlier job reported them failed", describe_indexes(redo)
                 )
             ledger.redo = redo
-            if ended:
-                ledger.waves = 1
-                context["ti"].xcom_push(key="jobs_wave_1", value=[job.to_dict() for job in ended])
             context["ti"].xcom_push(key="job_ids", value=ledger.job_ids())
+            if ended:  # this try's first wave: XCom of the earlier try is gone
+                self._store_wave(context, ledger, ended)
+                return ledger
         self._save(context, ledger)
         return ledger
 
