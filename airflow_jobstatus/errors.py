@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from airflow_jobstatus.compat import AirflowException
 
 
@@ -14,11 +16,15 @@ class ConfigurationError(JobStatusError):
 
 
 class PermanentVendorError(JobStatusError):
-    """The vendor refused a request for a reason that retrying will not change."""
+    """The vendor refused a request for a reason that retrying will not change.
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    ``payload`` is the vendor's parsed JSON error body when it sent one (field errors, error codes).
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, payload: Any = None) -> None:
         super().__init__(message)
         self.status = status
+        self.payload = payload
 
 
 class VendorAuthError(PermanentVendorError):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ast
+import json
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -36,3 +38,19 @@ def positive_seconds(name: str, value: float) -> float:
     if seconds <= 0:
         raise ConfigurationError(f"{name} must be a positive number of seconds, not {value}")
     return seconds
+
+
+def rendered_list(value: Any, name: str) -> Any:
+    """A rendered template that came out as text (``"[1, 2]"``) back to a list; anything else unchanged."""
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            return parse(text)
+        except (ValueError, SyntaxError):
+            continue
+    raise ConfigurationError(
+        f"{name} rendered to text that is not a list: {text[:80]!r}; pass a list, or render templates "
+        "as native objects (DAG(render_template_as_native_obj=True))"
+    )

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from airflow_jobstatus.models import JobState
+from airflow_jobstatus.models import ItemResult, Job, JobState
 
 #: The key under which an operator's ledger lives in its task state store.
 LEDGER_KEY = "airflow_jobstatus.ledger"
@@ -21,11 +21,26 @@ LEDGER_KEY = "airflow_jobstatus.ledger"
 
 @dataclass
 class JobRecord:
-    """One submitted job: its id, the input indexes it was sent (in request order), its end state."""
+    """One submitted job: its id, the input indexes it was sent (in request order), its end state.
+
+    ``submitted`` keeps what the submit's answer said that the job status will not say again
+    (see :func:`submit_details`): a message, items refused at submit, other fields.
+    """
 
     id: str
     items: list[int]
     state: str | None = None
+    submitted: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def message(self) -> str | None:
+        """The submit answer's message, if it had one."""
+        return self.submitted.get("message")
+
+    @property
+    def rejected(self) -> list[ItemResult]:
+        """Items the vendor refused in the submit's answer (e.g. a 207's partial errors)."""
+        return [ItemResult.model_validate(raw) for raw in self.submitted.get("rejected", [])]
 
     @property
     def ended(self) -> bool:
@@ -86,9 +101,9 @@ class Ledger:
         raise KeyError(job_id)
 
     # --- changes ----------------------------------------------------------------------------
-    def add(self, job_id: str, indexes: Sequence[int]) -> None:
-        """Note an accepted submit: ``job_id`` now answers for ``indexes``."""
-        self.jobs.append(JobRecord(job_id, list(indexes)))
+    def add(self, job_id: str, indexes: Sequence[int], submitted: dict[str, Any] | None = None) -> None:
+        """Note an accepted submit: ``job_id`` now answers for ``indexes`` (``submitted``: see JobRecord)."""
+        self.jobs.append(JobRecord(job_id, list(indexes), submitted=dict(submitted or {})))
         sent = set(indexes)
         self.redo = [i for i in self.redo if i not in sent]
         self.unconfirmed = []
@@ -103,7 +118,7 @@ class Ledger:
         return {
             "fingerprint": self.fingerprint,
             "try": self.try_number,
-            "jobs": [{"id": r.id, "items": to_ranges(r.items), "state": r.state} for r in self.jobs],
+            "jobs": [_record_json(r) for r in self.jobs],
             "unconfirmed": to_ranges(self.unconfirmed),
             "redo": to_ranges(self.redo),
             "waves": self.waves,
@@ -116,12 +131,34 @@ class Ledger:
             fingerprint=str(data["fingerprint"]),
             try_number=int(data.get("try", 0)),
             jobs=[
-                JobRecord(str(r["id"]), from_ranges(r["items"]), r.get("state")) for r in data.get("jobs", [])
+                JobRecord(str(r["id"]), from_ranges(r["items"]), r.get("state"), r.get("submitted") or {})
+                for r in data.get("jobs", [])
             ],
             unconfirmed=from_ranges(data.get("unconfirmed", [])),
             redo=from_ranges(data.get("redo", [])),
             waves=int(data.get("waves", 0)),
         )
+
+
+def _record_json(record: JobRecord) -> dict[str, Any]:
+    data: dict[str, Any] = {"id": record.id, "items": to_ranges(record.items), "state": record.state}
+    if record.submitted:
+        data["submitted"] = record.submitted
+    return data
+
+
+def submit_details(job: Job) -> dict[str, Any]:
+    """What a submit's answer says that later status reads will not: its message, the items it refused
+    (``rejected``, as ItemResult dicts) and its other fields (``extra``); empty parts left out."""
+    details: dict[str, Any] = {}
+    if job.message:
+        details["message"] = job.message
+    rejected = [item.model_dump(mode="json") for item in job.results if not item.success]
+    if rejected:
+        details["rejected"] = rejected
+    if job.extra:
+        details["extra"] = job.extra
+    return details
 
 
 def fingerprint(value: Any) -> str:

@@ -60,6 +60,7 @@ class Job(BaseModel):
 
     ``vendor_status`` keeps the vendor's own word; ``state`` is what it means.
     ``progress``/``total`` count items where the vendor reports them, ``percent`` is 0-100.
+    ``extra`` keeps other fields the vendor sent with the job (e.g. a submit answer's destination).
     """
 
     model_config = ConfigDict(frozen=True)
@@ -78,6 +79,7 @@ class Job(BaseModel):
     raw_result: str | None = None
     created_at: datetime | None = None
     completed_at: datetime | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
 
     @property
     def failed_items(self) -> list[ItemResult]:

@@ -44,6 +44,8 @@ class ApiTarget:
     base_url: str
     headers: Mapping[str, str] = field(repr=False)
     timeout: float = 30.0
+    #: Headers that are not secret (an API version, say): sent to the API host too, never masked in logs.
+    plain_headers: Mapping[str, str] = field(default_factory=dict)
 
     def url(self, path_or_url: str) -> str:
         """Absolute URL for an API path (``/api/v2/x``) or an absolute URL on the API host."""
@@ -55,6 +57,7 @@ class ApiTarget:
         """Request headers for ``url``: the auth headers only when it is on the API host."""
         headers = {"Accept": "application/json", "User-Agent": "airflow-jobstatus"}
         if _origin(url) == _origin(self.base_url):
+            headers.update(self.plain_headers)
             headers.update(self.headers)
         return headers
 
@@ -139,8 +142,18 @@ def interpret_response(
             retry_after=parse_retry_after(headers.get("Retry-After")),
         )
     raise PermanentVendorError(
-        f"{target.vendor} answered {where} with HTTP {status}: {body_excerpt(body)!r}", status=status
+        f"{target.vendor} answered {where} with HTTP {status}: {body_excerpt(body)!r}",
+        status=status,
+        payload=_json_or_none(body),
     )
+
+
+def _json_or_none(body: bytes) -> Any:
+    """An error body's JSON, or None when it is empty or not JSON."""
+    try:
+        return json.loads(body) if body.strip() else None
+    except ValueError:
+        return None
 
 
 def is_retryable(error: Exception) -> bool:

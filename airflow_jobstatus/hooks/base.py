@@ -49,6 +49,9 @@ class JobHook(BaseHook):
     default_conn_name: ClassVar[str]
     conn_type: ClassVar[str]
     hook_name: ClassVar[str]
+    #: HTTP statuses by which the vendor refuses a submit for now without acting on it (rate or job limits):
+    #: the same request may be sent again after ``Retry-After``.
+    refusal_statuses: ClassVar[frozenset[int]] = frozenset({429})
     #: Words added to a "job not found" message: how long the vendor keeps job status data.
     retention_note: ClassVar[str] = "the id is wrong, or the vendor no longer keeps its status"
 

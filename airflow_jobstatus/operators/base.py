@@ -33,10 +33,17 @@ from airflow_jobstatus.errors import (
     TransientVendorError,
 )
 from airflow_jobstatus.job_task import JobTaskMixin, positive_seconds
-from airflow_jobstatus.ledger import LEDGER_KEY, Ledger, describe_indexes, fingerprint
+from airflow_jobstatus.ledger import (
+    LEDGER_KEY,
+    JobRecord,
+    Ledger,
+    describe_indexes,
+    fingerprint,
+    submit_details,
+)
 from airflow_jobstatus.models import ItemResult, Job
 from airflow_jobstatus.operators.items import job_level_results, merge_results
-from airflow_jobstatus.outcomes import OnPartial, check_on_partial
+from airflow_jobstatus.outcomes import OnPartial, Verdict, check_on_partial
 from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
 
 if TYPE_CHECKING:
@@ -104,9 +111,22 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
         """Send one request for ``items`` (at most ``max_items_per_job``) and return the queued job."""
         raise NotImplementedError
 
-    def item_results(self, job: Job, indexes: list[int], items: list[Any]) -> dict[int, ItemResult]:
-        """Results of an ended job keyed by input index (``indexes``: what it was sent, in order)."""
-        return job_level_results(job, indexes)
+    def item_results(self, job: Job, record: JobRecord, items: list[Any]) -> dict[int, ItemResult]:
+        """Results of an ended job keyed by input index (``record.items``: what it was sent, in order)."""
+        return job_level_results(job, record.items)
+
+    def conclude(
+        self, items: list[Any], ledger: Ledger, jobs: dict[str, Job]
+    ) -> tuple[list[dict[str, Any]], Verdict]:
+        """The return value and the verdict once every job has ended (``jobs``: by id).
+
+        By default one result per input item, in input order (:func:`merge_results`); a vendor whose
+        jobs report no per-item outcome may return one row per job instead.
+        """
+        answering = ledger.answering()
+        per_job = {record.id: self.item_results(jobs[record.id], record, items) for record in answering}
+        merged = merge_results(len(items), ledger.owners(), jobs, per_job, self.on_partial)
+        return merged.items, merged.verdict
 
     def request_identity(self) -> Any:
         """What identifies the request apart from the items (e.g. endpoint and change): part of the ledger's
@@ -174,7 +194,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
             try:
                 job = self.submit_items([items[i] for i in chunk])
             except TransientVendorError as error:
-                if error.status != 429:
+                if error.status not in self.hook_class.refusal_statuses:
                     raise AirflowException(
                         f"the answer to the submit of {describe_indexes(chunk)} was lost ({error}): "
                         f"{self.hook_class.vendor} may or may not have accepted it; a retry of the task "
@@ -193,7 +213,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                 raise AirflowException(
                     f"the submit of {describe_indexes(chunk)} was refused: {error}"
                 ) from None
-            ledger.add(job.id, chunk)
+            ledger.add(job.id, chunk, submit_details(job))
             self._save(context, ledger)
             context["ti"].xcom_push(key="job_ids", value=ledger.job_ids())
             self.log.info("job %s covers %s", job.id, describe_indexes(chunk))
@@ -244,17 +264,16 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
         missing = [record.id for record in answering if record.id not in jobs]
         if missing:
             jobs.update((job.id, job) for job in self.hook.get_jobs(missing))
-        per_job = {record.id: self.item_results(jobs[record.id], record.items, items) for record in answering}
-        merged = merge_results(len(items), ledger.owners(), jobs, per_job, self.on_partial)
-        for line in merged.verdict.warnings:
+        result, verdict = self.conclude(items, ledger, jobs)
+        for line in verdict.warnings:
             self.log.warning("%s", line)
-        for line in merged.verdict.failures:
+        for line in verdict.failures:
             self.log.error("%s", line)
-        if not merged.verdict.ok:
-            context["ti"].xcom_push(key="return_value", value=merged.items)
-            raise AirflowException(merged.verdict.error_message())
-        self.log.info("%s", merged.verdict.summary)
-        return merged.items
+        if not verdict.ok:
+            context["ti"].xcom_push(key="return_value", value=result)
+            raise AirflowException(verdict.error_message())
+        self.log.info("%s", verdict.summary)
+        return result
 
     # --- the ledger across tries ------------------------------------------------------------------
     def _open_ledger(self, context: Context, items: list[Any]) -> Ledger:
@@ -311,7 +330,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
             redo: list[int] = []
             for job in ended:
                 record = ledger.record(job.id)
-                results = self.item_results(job, record.items, items)
+                results = self.item_results(job, record, items)
                 redo += [
                     i
                     for i in record.items

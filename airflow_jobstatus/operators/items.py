@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -93,3 +93,69 @@ def merge_results(
     failed_count = sum(1 for row in out if not row["success"])
     summary += f"; {count - failed_count} of {count} items succeeded"
     return MergedResults(out, Verdict(ok=not failures, summary=summary, failures=failures, warnings=warnings))
+
+
+@dataclass
+class JobOutcome:
+    """How one job of a task ended, for vendors whose jobs report no per-item results.
+
+    ``covered`` are the input indexes this job answers for; ``rejected`` the items the vendor refused
+    in the submit's answer (they were never part of the job's work).
+    """
+
+    record: JobRecord
+    job: Job
+    covered: list[int]
+
+    @property
+    def rejected(self) -> list[ItemResult]:
+        """Items refused at submit (e.g. a 207's partial errors)."""
+        return self.record.rejected
+
+    @property
+    def finished(self) -> bool:
+        """True when the job did its work (SUCCEEDED or PARTIAL)."""
+        return self.job.state not in UNFINISHED_ENDS
+
+    @property
+    def success(self) -> bool:
+        """True when the job finished and refused nothing."""
+        return self.finished and not self.rejected and self.job.state is not JobState.PARTIAL
+
+
+def job_outcomes(
+    owners: dict[int, JobRecord], answering: Sequence[JobRecord], jobs: dict[str, Job]
+) -> list[JobOutcome]:
+    """One outcome per job that still answers for items, in submit order."""
+    return [
+        JobOutcome(record, jobs[record.id], [i for i in record.items if owners.get(i) is record])
+        for record in answering
+    ]
+
+
+def judge_job_outcomes(
+    outcomes: Sequence[JobOutcome], on_partial: OnPartial, describe: Callable[[list[int]], str]
+) -> Verdict:
+    """Judge jobs without per-item results: a failed job names the items it covered (``describe``).
+
+    When every job failed the task fails. Otherwise failed jobs and refused items follow
+    ``on_partial``: listed as failures (``"fail"``), or as warnings (``"warn"``). None is dropped.
+    """
+    lines: list[str] = []
+    for outcome in outcomes:
+        job = outcome.job
+        if not outcome.finished:
+            reason = job.message or "; ".join(job.errors) or "no reason given"
+            lines.append(
+                f"job {job.id} ended {job.vendor_status} ({reason}); it covered {describe(outcome.covered)}"
+            )
+        lines += [f"job {job.id} refused {item.describe()}" for item in outcome.rejected]
+    all_failed = bool(outcomes) and not any(outcome.finished for outcome in outcomes)
+    fail = all_failed or on_partial == "fail"
+    summary = count_states([outcome.job for outcome in outcomes])
+    return Verdict(
+        ok=not (fail and lines),
+        summary=summary,
+        failures=lines if fail else [],
+        warnings=[] if fail else lines,
+    )

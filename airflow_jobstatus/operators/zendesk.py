@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import ast
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any, cast
 
-from airflow_jobstatus.errors import ConfigurationError
 from airflow_jobstatus.hooks.zendesk import ZendeskJobHook
 from airflow_jobstatus.hooks.zendesk_bulk import MAX_ITEMS_PER_JOB, bulk_action, check_items, item_key
+from airflow_jobstatus.job_task import rendered_list
+from airflow_jobstatus.ledger import JobRecord
 from airflow_jobstatus.models import ItemResult, Job
 from airflow_jobstatus.operators.base import SubmitJobOperator
 
@@ -75,7 +74,7 @@ class ZendeskBulkOperator(SubmitJobOperator):
         """The rendered ``items``, checked against the endpoint before any request."""
         return check_items(
             self.bulk,
-            _as_list(self.items, "items"),
+            rendered_list(self.items, "items"),
             change=self.change,
             use_external_ids=self.use_external_ids,
             target_id=self.target_id,
@@ -97,8 +96,9 @@ class ZendeskBulkOperator(SubmitJobOperator):
             target_id=int(self.target_id) if self.target_id is not None else None,
         )
 
-    def item_results(self, job: Job, indexes: list[int], items: list[Any]) -> dict[int, ItemResult]:
+    def item_results(self, job: Job, record: JobRecord, items: list[Any]) -> dict[int, ItemResult]:
         """Zendesk's results matched to input items: by ``index``, else by record id, else in order."""
+        indexes = record.items
         keys = [item_key(self.bulk, items[i], use_external_ids=self.use_external_ids) for i in indexes]
         matched, stray = match_results(job.results, keys)
         for result in stray:
@@ -141,19 +141,3 @@ def match_results(
     for pos, result in zip(free, unplaced, strict=False):
         matched[pos] = result
     return matched, unplaced[len(free) :]
-
-
-def _as_list(value: Any, name: str) -> Any:
-    """A rendered template that came out as text (``"[1, 2]"``) back to a list; anything else unchanged."""
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    for parse in (json.loads, ast.literal_eval):
-        try:
-            return parse(text)
-        except (ValueError, SyntaxError):
-            continue
-    raise ConfigurationError(
-        f"{name} rendered to text that is not a list: {text[:80]!r}; pass a list, or render templates "
-        "as native objects (DAG(render_template_as_native_obj=True))"
-    )

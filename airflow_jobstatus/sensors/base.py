@@ -43,7 +43,7 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
     def __init__(
         self,
         *,
-        job_id: str | Sequence[str],
+        job_id: str | int | Sequence[str | int],
         conn_id: str | None = None,
         poll_interval: float = 30.0,
         on_partial: OnPartial = "fail",
