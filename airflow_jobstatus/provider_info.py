@@ -7,6 +7,7 @@ from typing import Any
 from airflow_jobstatus import __version__
 
 ZENDESK = "Zendesk job statuses"
+WISTIA = "Wistia background jobs"
 _SECRET = {"type": ["string", "null"], "format": "password"}
 
 
@@ -38,8 +39,45 @@ def _zendesk_connection() -> dict[str, Any]:
     }
 
 
+def _wistia_connection() -> dict[str, Any]:
+    return {
+        "connection-type": "jobstatus_wistia",
+        "hook-class-name": "airflow_jobstatus.hooks.wistia.WistiaHook",
+        "hook-name": "Wistia (background jobs)",
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port", "login"],
+            "relabeling": {"host": "API base URL (optional)", "password": "API token"},
+            "placeholders": {
+                "host": "https://api.wistia.com/modern",
+                "password": "Wistia API token (Account settings > API access)",
+            },
+        },
+        "conn-fields": {
+            "api_version": {
+                "label": "API version",
+                "description": "Sent as X-Wistia-API-Version (YYYY-MM). Empty: 2026-03.",
+                "schema": {"type": ["string", "null"], "pattern": "^(\\d{4}-\\d{2})?$"},
+            },
+        },
+    }
+
+
+#: Each vendor: its integration name, docs, and module name under hooks/, operators/, sensors/.
+VENDORS: list[tuple[str, str, str]] = [
+    (
+        ZENDESK,
+        "https://developer.zendesk.com/api-reference/ticketing/ticket-management/job_statuses/",
+        "zendesk",
+    ),
+    (WISTIA, "https://docs.wistia.com/reference/", "wistia"),
+]
+
+
 def _modules(kind: str) -> list[dict[str, Any]]:
-    return [{"integration-name": ZENDESK, "python-modules": [f"airflow_jobstatus.{kind}.zendesk"]}]
+    return [
+        {"integration-name": name, "python-modules": [f"airflow_jobstatus.{kind}.{module}"]}
+        for name, _, module in VENDORS
+    ]
 
 
 def get_provider_info() -> dict[str, Any]:
@@ -47,35 +85,18 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-jobstatus",
         "name": "Job Status",
-        "description": "Run and wait on vendor background jobs (Zendesk Support bulk jobs) from Airflow.",
+        "description": "Run and wait on vendor background jobs (Zendesk Support, Wistia) from Airflow.",
         "versions": [__version__],
         "integrations": [
-            {
-                "integration-name": ZENDESK,
-                "external-doc-url": "https://developer.zendesk.com/api-reference/ticketing/ticket-management/job_statuses/",
-                "tags": ["service"],
-            }
+            {"integration-name": name, "external-doc-url": url, "tags": ["service"]}
+            for name, url, _ in VENDORS
         ],
-        "hooks": [
-            {
-                "integration-name": ZENDESK,
-                "python-modules": ["airflow_jobstatus.hooks.zendesk"],
-            }
-        ],
-        "operators": [
-            {
-                "integration-name": ZENDESK,
-                "python-modules": ["airflow_jobstatus.operators.zendesk"],
-            }
-        ],
-        "sensors": [
-            {
-                "integration-name": ZENDESK,
-                "python-modules": ["airflow_jobstatus.sensors.zendesk"],
-            }
-        ],
+        "hooks": _modules("hooks"),
+        "operators": _modules("operators"),
+        "sensors": _modules("sensors"),
         "triggers": [
-            {"integration-name": "Zendesk job statuses", "python-modules": ["airflow_jobstatus.triggers.job"]}
+            {"integration-name": name, "python-modules": ["airflow_jobstatus.triggers.job"]}
+            for name, _, _ in VENDORS
         ],
-        "connection-types": [_zendesk_connection()],
+        "connection-types": [_zendesk_connection(), _wistia_connection()],
     }

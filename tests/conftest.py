@@ -18,7 +18,7 @@ _AIRFLOW_ROOT = Path(tempfile.mkdtemp(prefix="airflow-tests-"))
 atexit.register(shutil.rmtree, _AIRFLOW_ROOT, ignore_errors=True)
 configure_session(_AIRFLOW_ROOT)
 
-from airflow_jobstatus.sandbox import SandboxServer, ZendeskSandboxConfig  # noqa: E402
+from airflow_jobstatus.sandbox import SandboxServer, SandboxState, WistiaSandboxConfig, ZendeskSandboxConfig  # noqa: E402
 
 #: The API token of every test connection: it must never show up in logs, XCom, events or errors.
 CANARY_TOKEN = "canary-7f3e9a1c5b-never-log-me"
@@ -42,11 +42,23 @@ def zendesk_connection(url: str, **overrides: Any) -> str:
     return connection_json(**fields)
 
 
+def wistia_connection(url: str, **overrides: Any) -> str:
+    """Our Wistia connection type pointing at the sandbox's Wistia routes, with the canary token."""
+    fields: dict[str, Any] = {
+        "conn_type": "jobstatus_wistia",
+        "host": f"{url}/wistia",
+        "password": CANARY_TOKEN,
+    }
+    fields.update(overrides)
+    return connection_json(**fields)
+
+
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:
-    """One sandbox for the whole run; its API token is the canary."""
-    config = ZendeskSandboxConfig(api_token=CANARY_TOKEN, job_seconds=1.0)
-    with SandboxServer(zendesk=config) as server:
+    """One sandbox for the whole run; every vendor's API token is the canary."""
+    zendesk = ZendeskSandboxConfig(api_token=CANARY_TOKEN, job_seconds=1.0)
+    wistia = WistiaSandboxConfig(api_token=CANARY_TOKEN, job_seconds=1.0)
+    with SandboxServer(state=SandboxState(zendesk=zendesk, wistia=wistia)) as server:
         yield server
 
 
@@ -62,3 +74,10 @@ def zendesk_conn(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> str
     """``zendesk_default`` pointing at the sandbox (returns the conn id)."""
     monkeypatch.setenv("AIRFLOW_CONN_ZENDESK_DEFAULT", zendesk_connection(sandbox.url))
     return "zendesk_default"
+
+
+@pytest.fixture
+def wistia_conn(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``wistia_default`` pointing at the sandbox (returns the conn id)."""
+    monkeypatch.setenv("AIRFLOW_CONN_WISTIA_DEFAULT", wistia_connection(sandbox.url))
+    return "wistia_default"

@@ -15,6 +15,9 @@ import pytest
         "airflow_jobstatus.sensors.zendesk",
         "airflow_jobstatus.operators.zendesk",
         "airflow_jobstatus.hooks.zendesk",
+        "airflow_jobstatus.sensors.wistia",
+        "airflow_jobstatus.operators.wistia",
+        "airflow_jobstatus.hooks.wistia",
     ],
 )
 def test_import_stays_light(module: str) -> None:
@@ -31,7 +34,9 @@ def test_provider_info_declares_the_connection_form() -> None:
     from airflow_jobstatus.provider_info import get_provider_info
 
     info = get_provider_info()
-    (conn,) = info["connection-types"]
+    forms = {conn["connection-type"]: conn for conn in info["connection-types"]}
+    assert set(forms) == {"jobstatus_zendesk", "jobstatus_wistia"}
+    conn = forms["jobstatus_zendesk"]
     assert conn["connection-type"] == "jobstatus_zendesk" != "zendesk"
     assert conn["hook-class-name"] == "airflow_jobstatus.hooks.zendesk.ZendeskJobHook"
     assert conn["ui-field-behaviour"]["relabeling"] == {
@@ -40,6 +45,14 @@ def test_provider_info_declares_the_connection_form() -> None:
         "password": "API token",
     }
     assert conn["conn-fields"]["oauth_token"]["schema"]["format"] == "password"
+    wistia = forms["jobstatus_wistia"]
+    assert wistia["hook-class-name"] == "airflow_jobstatus.hooks.wistia.WistiaHook"
+    assert wistia["ui-field-behaviour"]["relabeling"]["password"] == "API token"
+    assert wistia["conn-fields"]["api_version"]["label"] == "API version"
+    assert {entry["python-modules"][0] for entry in info["operators"]} == {
+        "airflow_jobstatus.operators.zendesk",
+        "airflow_jobstatus.operators.wistia",
+    }
 
 
 def test_airflow_lists_the_provider() -> None:
@@ -71,3 +84,10 @@ def test_ui_connection_form_shows_labelled_fields() -> None:
     assert form["standard_fields"]["password"]["title"] == "API token"
     assert form["standard_fields"]["port"]["hidden"] is True
     assert form["extra_fields"]["oauth_token"]["schema"]["title"] == "OAuth access token"
+    (wistia,) = [m for m in HookMetaService.hook_meta_data() if m.connection_type == "jobstatus_wistia"]
+    form = wistia.model_dump()
+    assert form["hook_name"] == "Wistia (background jobs)"
+    assert form["standard_fields"]["host"]["title"] == "API base URL (optional)"
+    assert form["standard_fields"]["password"]["title"] == "API token"
+    assert form["standard_fields"]["login"]["hidden"] is True
+    assert form["extra_fields"]["api_version"]["schema"]["title"] == "API version"

@@ -11,6 +11,7 @@ from aiohttp import web
 
 from .server import bound_port, build_app
 from .state import SandboxState
+from .wistia_jobs import WistiaSandboxConfig
 from .zendesk_jobs import ZendeskSandboxConfig
 
 
@@ -23,9 +24,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-async def serve(host: str, port: int, config: ZendeskSandboxConfig) -> None:
+async def serve(
+    host: str, port: int, config: ZendeskSandboxConfig, wistia: WistiaSandboxConfig | None = None
+) -> None:
     """Serve the sandbox until SIGINT or SIGTERM."""
-    runner = web.AppRunner(build_app(SandboxState(zendesk=config)), access_log=None, shutdown_timeout=1.0)
+    wistia = wistia or WistiaSandboxConfig()
+    state = SandboxState(zendesk=config, wistia=wistia)
+    runner = web.AppRunner(build_app(state), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     stop = asyncio.Event()
@@ -34,12 +39,14 @@ async def serve(host: str, port: int, config: ZendeskSandboxConfig) -> None:
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, stop.set)
     shown = f"[{host}]" if ":" in host else host
-    print(f"sandbox listening on http://{shown}:{bound_port(runner)}", flush=True)
+    url = f"http://{shown}:{bound_port(runner)}"
+    print(f"sandbox listening on {url}", flush=True)
     print(
         f"zendesk: email {config.email}, API token {config.api_token!r} (basic '{config.email}/token'), "
         f"password {config.password!r}, OAuth bearer {config.oauth_token!r}",
         flush=True,
     )
+    print(f"wistia: base URL {url}/wistia, bearer API token {wistia.api_token!r}", flush=True)
     try:
         await stop.wait()
     finally:
@@ -50,7 +57,9 @@ def main(argv: list[str] | None = None) -> None:
     """Entry point."""
     args = parse_args(argv)
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.host, args.port, ZendeskSandboxConfig(job_seconds=args.job_seconds)))
+        zendesk = ZendeskSandboxConfig(job_seconds=args.job_seconds)
+        wistia = WistiaSandboxConfig(job_seconds=args.job_seconds)
+        asyncio.run(serve(args.host, args.port, zendesk, wistia))
 
 
 if __name__ == "__main__":

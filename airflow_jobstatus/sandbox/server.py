@@ -9,10 +9,11 @@ from types import TracebackType
 
 from aiohttp import web
 
-from . import control, zendesk
+from . import control, wistia, zendesk
 from .middleware import sandbox_middleware
 from .state import SandboxState
 from .webutil import STATE_KEY
+from .wistia_jobs import WistiaSandboxConfig
 from .zendesk_jobs import ZendeskSandboxConfig
 
 
@@ -22,6 +23,7 @@ def build_app(state: SandboxState | None = None) -> web.Application:
     app[STATE_KEY] = state if state is not None else SandboxState()
     control.add_routes(app)
     zendesk.add_routes(app)
+    wistia.add_routes(app)
     return app
 
 
@@ -46,14 +48,15 @@ class SandboxServer:
         port: int = 0,
         state: SandboxState | None = None,
         zendesk: ZendeskSandboxConfig | None = None,
+        wistia: WistiaSandboxConfig | None = None,
     ) -> None:
         """Prepare (but do not start) a server on `host:port`, with `state`, or fresh state built from
-        `zendesk` (the Zendesk config that `reset()` returns to)."""
-        if state is not None and zendesk is not None:
-            raise ValueError("give either state or zendesk, not both")
+        `zendesk` and `wistia` (the vendor configs that `reset()` returns to)."""
+        if state is not None and (zendesk is not None or wistia is not None):
+            raise ValueError("give either state or vendor configs (zendesk, wistia), not both")
         self.host = host
         self.port = port
-        self.state = state if state is not None else SandboxState(zendesk=zendesk)
+        self.state = state if state is not None else SandboxState(zendesk=zendesk, wistia=wistia)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
@@ -72,7 +75,7 @@ class SandboxServer:
         errors: list[BaseException] = []
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
-            target=self._serve, args=(ready, errors), name="zendesk-sandbox", daemon=True
+            target=self._serve, args=(ready, errors), name="jobstatus-sandbox", daemon=True
         )
         self._thread.start()
         if not ready.wait(timeout) or errors:

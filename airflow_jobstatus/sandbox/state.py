@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from .ratelimit import header_value
+from .wistia_jobs import WistiaSandboxConfig, WistiaState
 from .zendesk_jobs import ZendeskSandboxConfig, ZendeskState
 
 # Query parameters whose values are never written to the request log.
@@ -79,19 +80,22 @@ class Fault:
 
 
 class SandboxState:
-    """Everything the sandbox remembers: request log, faults, and the per-vendor stores (`zendesk`)."""
+    """Everything the sandbox remembers: request log, faults, and the per-vendor stores (`zendesk`,
+    `wistia`)."""
 
     def __init__(
         self,
         zendesk: ZendeskSandboxConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
+        wistia: WistiaSandboxConfig | None = None,
     ) -> None:
-        """Create empty state; `zendesk` is the Zendesk config that `reset()` returns to."""
+        """Create empty state; `zendesk` and `wistia` are the vendor configs that `reset()` returns to."""
         self.lock = threading.RLock()
         self.clock = clock
         self.requests: list[RequestRecord] = []
         self.faults: list[Fault] = []
         self.zendesk = ZendeskState(zendesk or ZendeskSandboxConfig(), self.lock, clock)
+        self.wistia = WistiaState(wistia or WistiaSandboxConfig(), self.lock, clock)
 
     # ----- faults -----
     def add_fault(
@@ -172,3 +176,4 @@ class SandboxState:
             self.requests.clear()
             self.faults.clear()
             self.zendesk.reset()
+            self.wistia.reset()
