@@ -29,8 +29,16 @@ class ProgressReporter:
             if self._seen.get(job.id) == key:
                 continue
             self._seen[job.id] = key
-            self._log.info(f"job {job.id}: {job.progress_text()} [{job.vendor_status}]")
+            self._log.info(progress_line(job))
 
     def describe(self, jobs: Iterable[Job]) -> str:
         """The last known progress of these jobs, for a timeout message."""
-        return "; ".join(f"job {job.id}: {job.progress_text()} [{job.vendor_status}]" for job in jobs)
+        return "; ".join(progress_line(job) for job in jobs)
+
+
+def progress_line(job: Job) -> str:
+    """``job 7: 412/1000 (41%) [working]``, or ``job 7: started`` when the vendor reports no progress."""
+    progress = job.progress_text()
+    if progress == job.vendor_status:
+        return f"job {job.id}: {progress}"
+    return f"job {job.id}: {progress} [{job.vendor_status}]"

@@ -1,10 +1,11 @@
 """`make demo`: run the example DAGs against the local sandbox, with no vendor account.
 
-Starts the sandbox on a free port and points ``zendesk_default`` at it. Creates a few Zendesk jobs in
-it (one clean, one with failed items, one quick) for the wait example, then bulk-updates 250 tickets
-with the operator example (the sandbox refuses one). Runs each example DAG with ``airflow dags test``
-(the CLI form of ``dag.test()``: the triggerer's work runs in-process) and prints what happened.
-Airflow's home is ``.airflow/demo`` (ignored by git); the metadata DB is created on first use.
+Starts the sandbox on a free port and points ``zendesk_default`` and ``wistia_default`` at it. Creates
+a few Zendesk jobs in it (one clean, one with failed items, one quick) for the wait example, then
+bulk-updates 250 tickets with the operator example (the sandbox refuses one), and tags 250 Wistia media
+while trimming one. Runs each example DAG with ``airflow dags test`` (the CLI form of ``dag.test()``:
+the triggerer's work runs in-process) and prints what happened. Airflow's home is ``.airflow/demo``
+(ignored by git); the metadata DB is created on first use.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ HOME = ROOT / ".airflow" / "demo"
 #: Log messages worth showing: progress lines, deferral, outcomes, failed items, errors.
 SHOWN = re.compile(
     r"^(job \w+|\d+ jobs? ended|Pausing task as DEFERRED|failed item|ticket \d+|Done\. Returned value"
+    r"|tag \d+ media|trim media"
     r"|.*Error)"
 )
 
@@ -98,6 +100,20 @@ def main() -> int:
         print("\nwhat the sandbox accepted from ZendeskBulkOperator:")
         for submit in zendesk.submits:
             print(f"  {submit.method} {submit.path}: {submit.count} items -> job {submit.job_id}")
+
+        wistia_conn = {
+            "conn_type": "jobstatus_wistia",
+            "host": f"{sandbox.url}/wistia",
+            "password": sandbox.state.wistia.config.api_token,
+        }
+        env["AIRFLOW_CONN_WISTIA_DEFAULT"] = json.dumps(wistia_conn)
+        ok = run_dag("wistia_tag_and_trim", {"count": 250, "trim_media": "intro0001"}, env) and ok
+        print("\nwhat the sandbox accepted from the Wistia operators:")
+        for wistia_submit in sandbox.state.wistia.submits:
+            print(
+                f"  {wistia_submit.method} {wistia_submit.path}: {wistia_submit.count} media "
+                f"-> job {wistia_submit.job_id}"
+            )
     print("\ndemo " + ("succeeded" if ok else "FAILED"))
     return 0 if ok else 1
 

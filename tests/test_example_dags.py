@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from airflow_harness import run_dag
-from conftest import CANARY_TOKEN, zendesk_connection
+from conftest import CANARY_TOKEN, wistia_connection, zendesk_connection
 
 from airflow_jobstatus.sandbox import SandboxServer
 
@@ -47,3 +47,43 @@ def test_zendesk_bulk_update_example(sandbox: SandboxServer) -> None:
     assert "ticket 1042 (item 41) failed: TicketUpdateFailed" in result.logs["report"]
     assert "Pausing task as DEFERRED" in result.logs["update_tickets"]
     assert CANARY_TOKEN not in result.output
+
+
+def test_wistia_tag_and_trim_example(sandbox: SandboxServer) -> None:
+    result = run_dag(
+        (EXAMPLES / "wistia_tag_and_trim.py").read_text(),
+        "wistia_tag_and_trim",
+        env={"AIRFLOW_CONN_WISTIA_DEFAULT": wistia_connection(sandbox.url)},
+    )
+    assert result.task_states == {
+        "list_media": "success",
+        "tag_media": "success",
+        "trim_intro": "success",
+        "report": "success",
+    }
+    submits = sandbox.state.wistia.submits
+    assert sorted((s.path, s.count) for s in submits) == [
+        ("/wistia/medias/intro0001/trims", 1),
+        ("/wistia/taggings/bulk_create", 50),
+        ("/wistia/taggings/bulk_create", 100),
+        ("/wistia/taggings/bulk_create", 100),
+    ]
+    trim = next(s for s in submits if s.path.endswith("/trims"))
+    assert trim.body == {"trims": ["00:00:00.000-00:00:05.000"]}
+    assert [len(row["hashed_ids"]) for row in result.xcom("tag_media")] == [100, 100, 50]
+    assert result.xcom("report") == {"jobs": 4, "media_done": 251, "media_failed": 0}
+    assert "Pausing task as DEFERRED" in result.logs["tag_media"]
+    assert CANARY_TOKEN not in result.output
+
+
+def test_wistia_example_reports_a_failed_trim(sandbox: SandboxServer) -> None:
+    result = run_dag(
+        (EXAMPLES / "wistia_tag_and_trim.py").read_text(),
+        "wistia_tag_and_trim",
+        env={"AIRFLOW_CONN_WISTIA_DEFAULT": wistia_connection(sandbox.url)},
+        conf={"count": 5, "trim_media": "introjobfail"},
+    )
+    assert result.task_states["trim_intro"] == "failed"
+    assert result.task_states["report"] == "success"  # all_done: the report still runs
+    assert result.xcom("report") == {"jobs": 2, "media_done": 5, "media_failed": 1}
+    assert "it covered media introjobfail" in result.logs["trim_intro"]

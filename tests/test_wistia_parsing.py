@@ -214,3 +214,9 @@ def test_bad_input_names_the_field_and_the_fix(build: Any, message: str) -> None
 
 def test_hashed_ids_accept_a_tuple_and_strip_spaces() -> None:
     assert check_hashed_ids((" a1", "b2 ")) == ["a1", "b2"]
+
+
+def test_progress_lines_name_a_bare_status_once() -> None:
+    from airflow_jobstatus.progress import progress_line
+
+    assert progress_line(parse_job(SEED_TAGGING)) == "job 382476: started"

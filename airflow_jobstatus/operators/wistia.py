@@ -1,0 +1,248 @@
+"""Wistia operators: tag, trim, archive, restore, move or copy media as background jobs, and wait for them.
+
+Each operator splits its media into requests of at most 100, submits them on the worker (media moves
+paced to Wistia's 10 per 5 minutes), records the job ids in the task state store and in XCom
+(``job_ids``), waits for all of them with one deferral, and returns one row per job (see
+:meth:`WistiaJobOperator.conclude`). A retry reattaches to the jobs of earlier tries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar, cast
+
+from airflow_jobstatus.errors import ConfigurationError
+from airflow_jobstatus.hooks.wistia import WistiaHook
+from airflow_jobstatus.hooks.wistia_calls import (
+    MAX_MEDIA_PER_REQUEST,
+    MEDIA_BULK_ACTIONS,
+    WistiaCall,
+    bulk_tag_call,
+    check_hashed_ids,
+    check_id,
+    media_bulk_call,
+    trim_call,
+)
+from airflow_jobstatus.job_task import rendered_list
+from airflow_jobstatus.ledger import JobRecord, Ledger
+from airflow_jobstatus.models import ItemResult, Job
+from airflow_jobstatus.operators.base import SubmitJobOperator
+from airflow_jobstatus.operators.items import job_level_results, job_outcomes, judge_job_outcomes
+from airflow_jobstatus.outcomes import Verdict
+
+#: Requests that change nothing more when sent twice: a lost answer may be resent on a retry.
+SAFE_TO_REPEAT = frozenset({"tag", "archive", "restore", "move"})
+#: How many hashed ids a failure line names before it shortens the list.
+NAMED_MEDIA_LIMIT = 100
+
+
+class WistiaJobOperator(SubmitJobOperator):
+    """Base of the Wistia operators: media in, one background job per request, one row per job out.
+
+    A subclass says which call a batch of media becomes (:meth:`build_call`). Each returned row is a
+    dict: ``job_id``, ``hashed_ids`` (the media the job covered), ``status`` (Wistia's final word:
+    ``finished`` or ``failed``), ``state``, ``success``, ``message`` (from the submit's answer),
+    ``partial_errors`` (``[{"media_id", "error"}]``, media Wistia refused in a 207 answer) and ``extra``
+    (other fields of the submit's answer, e.g. ``destination``).
+
+    A failed job fails the task, naming its media. With ``on_partial="warn"`` failed jobs and partial
+    errors are logged as warnings instead, unless every job failed. A 400/422 on submit fails the task
+    before any wait, with Wistia's field errors.
+
+    :param wistia_conn_id: the Airflow connection (default ``wistia_default``).
+
+    Waiting and retries (``poll_interval``, ``timeout``, ``on_partial``, ``max_jobs_in_flight``,
+    ``resubmit_unconfirmed``, ``deferrable``) are described in
+    :class:`~airflow_jobstatus.operators.base.SubmitJobOperator`.
+    """
+
+    hook_class = WistiaHook
+    max_items_per_job = MAX_MEDIA_PER_REQUEST
+    #: The word for ``SAFE_TO_REPEAT`` (set by each operator).
+    call_kind: ClassVar[str] = ""
+
+    def __init__(
+        self,
+        *,
+        wistia_conn_id: str = WistiaHook.default_conn_name,
+        resubmit_unconfirmed: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if resubmit_unconfirmed is None:
+            resubmit_unconfirmed = self.call_kind in SAFE_TO_REPEAT
+        super().__init__(conn_id=wistia_conn_id, resubmit_unconfirmed=resubmit_unconfirmed, **kwargs)
+        self.wistia_conn_id = wistia_conn_id
+
+    # --- what each Wistia operator defines --------------------------------------------------------
+    def media(self) -> list[str]:
+        """The rendered media (hashed ids) this task works on."""
+        raise NotImplementedError
+
+    def build_call(self, hashed_ids: list[str]) -> WistiaCall:
+        """The request for one batch of media (checks every argument; raises ConfigurationError)."""
+        raise NotImplementedError
+
+    # --- SubmitJobOperator ------------------------------------------------------------------------
+    def prepare_items(self) -> list[Any]:
+        """The media, checked; every other argument is checked too, by building the first request."""
+        media = self.media()
+        self.build_call(media[: self.max_items_per_job])
+        return media
+
+    def submit_items(self, items: list[Any]) -> Job:
+        """One request for at most 100 media."""
+        return cast(WistiaHook, self.hook).submit(self.build_call(items))
+
+    def item_results(self, job: Job, record: JobRecord, items: list[Any]) -> dict[int, ItemResult]:
+        """Each media shares its job's outcome, except media refused at submit (partial errors)."""
+        results = job_level_results(job, record.items)
+        refused = {str(item.id): item for item in record.rejected}
+        for index in record.items:
+            item = refused.get(items[index])
+            if item is not None:
+                results[index] = item.model_copy(update={"index": index})
+        return {index: result.model_copy(update={"id": items[index]}) for index, result in results.items()}
+
+    def conclude(
+        self, items: list[Any], ledger: Ledger, jobs: dict[str, Job]
+    ) -> tuple[list[dict[str, Any]], Verdict]:
+        """One row per job, in submit order, and the verdict (see the class docstring)."""
+        outcomes = job_outcomes(ledger.owners(), ledger.answering(), jobs)
+        rows = [
+            {
+                "job_id": outcome.job.id,
+                "hashed_ids": [items[i] for i in outcome.covered],
+                "status": outcome.job.vendor_status,
+                "state": outcome.job.state.value,
+                "success": outcome.success,
+                "message": outcome.record.message,
+                "partial_errors": [{"media_id": item.id, "error": item.error} for item in outcome.rejected],
+                "extra": outcome.record.submitted.get("extra", {}),
+            }
+            for outcome in outcomes
+        ]
+        verdict = judge_job_outcomes(outcomes, self.on_partial, lambda covered: name_media(items, covered))
+        media_count = sum(len(row["hashed_ids"]) for row in rows)
+        verdict.summary += f"; {media_count} media"
+        return rows, verdict
+
+
+def name_media(items: Sequence[str], indexes: Sequence[int]) -> str:
+    """``media abc, def`` for failure lines (long lists shortened, with the count)."""
+    named = [items[i] for i in indexes[:NAMED_MEDIA_LIMIT]]
+    more = len(indexes) - len(named)
+    suffix = f" and {more} more" if more else ""
+    return f"media {', '.join(named)}{suffix}"
+
+
+def _hashed_ids(value: Any, name: str = "hashed_ids") -> list[str]:
+    return check_hashed_ids(rendered_list(value, name), name)
+
+
+class WistiaBulkTagOperator(WistiaJobOperator):
+    """Adds tags to any number of media (``POST /taggings/bulk_create``, 100 media per job).
+
+    :param hashed_ids: the media (templated): a list of hashed ids.
+    :param tag_names: the tags to add (templated): a list of names.
+    """
+
+    template_fields: Sequence[str] = ("hashed_ids", "tag_names")
+    call_kind = "tag"
+
+    def __init__(self, *, hashed_ids: Any, tag_names: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.hashed_ids = hashed_ids
+        self.tag_names = tag_names
+
+    def media(self) -> list[str]:
+        """The rendered ``hashed_ids``."""
+        return _hashed_ids(self.hashed_ids)
+
+    def request_identity(self) -> Any:
+        """The tags: a retry with other tags submits afresh."""
+        return ["tag", self.tag_names]
+
+    def build_call(self, hashed_ids: list[str]) -> WistiaCall:
+        """``POST /taggings/bulk_create`` for these media."""
+        return bulk_tag_call(hashed_ids, rendered_list(self.tag_names, "tag_names"))
+
+
+class WistiaTrimMediaOperator(WistiaJobOperator):
+    """Makes a media from trim ranges of another (``POST /medias/{hashed_id}/trims``): one job.
+
+    A range Wistia refuses (422, e.g. past the media's end) fails the task before any wait, with
+    Wistia's field errors. Not resent on a retry when the answer was lost (trimming twice is not the
+    same as once) unless ``resubmit_unconfirmed=True``.
+
+    :param hashed_id: the media to trim (templated).
+    :param trims: ranges ``HH:MM:SS.mmm-HH:MM:SS.mmm`` (templated).
+    :param keep_trims: Wistia's ``keep_trims``: keep the ranges instead of cutting them out.
+    """
+
+    template_fields: Sequence[str] = ("hashed_id", "trims")
+    call_kind = "trim"
+    max_items_per_job = 1
+
+    def __init__(self, *, hashed_id: str, trims: Any, keep_trims: bool | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.hashed_id = hashed_id
+        self.trims = trims
+        self.keep_trims = keep_trims
+
+    def media(self) -> list[str]:
+        """The one media to trim."""
+        return [check_id(self.hashed_id, "hashed_id")]
+
+    def request_identity(self) -> Any:
+        """The ranges: a retry with other ranges submits afresh."""
+        return ["trim", self.trims, self.keep_trims]
+
+    def build_call(self, hashed_ids: list[str]) -> WistiaCall:
+        """``POST /medias/{hashed_id}/trims``."""
+        return trim_call(hashed_ids[0], rendered_list(self.trims, "trims"), self.keep_trims)
+
+
+class WistiaMediaBulkOperator(WistiaJobOperator):
+    """Archives, restores, moves or copies any number of media (``PUT /medias/{action}``, 100 per job).
+
+    Moves are paced to Wistia's limit of 10 requests per 5 minutes by waiting; media Wistia could not
+    move (a 207 answer) are listed in their job's ``partial_errors`` and follow ``on_partial``.
+
+    :param action: ``"archive"``, ``"restore"``, ``"move"`` or ``"copy"``.
+    :param hashed_ids: the media (templated).
+    :param folder_id: restore, move and copy: the destination folder's hashed id (templated).
+    :param subfolder_id: move only: a subfolder of ``folder_id`` (templated).
+    """
+
+    template_fields: Sequence[str] = ("hashed_ids", "folder_id", "subfolder_id")
+
+    def __init__(
+        self,
+        *,
+        action: str,
+        hashed_ids: Any,
+        folder_id: str | None = None,
+        subfolder_id: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if action not in MEDIA_BULK_ACTIONS:
+            raise ConfigurationError(f"action must be one of {sorted(MEDIA_BULK_ACTIONS)}, not {action!r}")
+        if kwargs.get("resubmit_unconfirmed") is None:
+            kwargs["resubmit_unconfirmed"] = action in SAFE_TO_REPEAT
+        super().__init__(**kwargs)
+        self.action = action
+        self.hashed_ids = hashed_ids
+        self.folder_id = folder_id
+        self.subfolder_id = subfolder_id
+
+    def media(self) -> list[str]:
+        """The rendered ``hashed_ids``."""
+        return _hashed_ids(self.hashed_ids)
+
+    def request_identity(self) -> Any:
+        """The action and destination: a retry with others submits afresh."""
+        return [self.action, self.folder_id, self.subfolder_id]
+
+    def build_call(self, hashed_ids: list[str]) -> WistiaCall:
+        """``PUT /medias/{action}`` for these media."""
+        return media_bulk_call(self.action, hashed_ids, self.folder_id, self.subfolder_id)
