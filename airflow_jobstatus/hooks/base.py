@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from airflow.sdk import BaseHook
+from pydantic import BaseModel, ValidationError
 
 from airflow_jobstatus.connection import ConnectionFields
 from airflow_jobstatus.errors import (
@@ -20,6 +21,7 @@ from airflow_jobstatus.errors import (
     JobNotFoundError,
     PermanentVendorError,
     TransientVendorError,
+    VendorResponseError,
 )
 from airflow_jobstatus.models import Job
 from airflow_jobstatus.transport import ApiTarget, RetryPolicy, SyncTransport
@@ -191,6 +193,22 @@ def _clean_ids(job_ids: Sequence[str]) -> list[str]:
     if not ids or any(not job_id for job_id in ids):
         raise ConfigurationError("job_ids must hold at least one non-empty job id")
     return list(dict.fromkeys(ids))
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def validated(model: type[M], raw: Any, vendor: str, what: str, root: str) -> M:
+    """``raw`` as ``model``, or a VendorResponseError naming the first field that does not fit
+    (``root``, the vendor's name for the object, when the object itself does not fit)."""
+    try:
+        return model.model_validate(raw)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or root
+        raise VendorResponseError(
+            f"{vendor} sent a {what} that does not fit the documented shape: {where}: {first['msg']}"
+        ) from None
 
 
 async def _amask(values: Iterable[str]) -> None:

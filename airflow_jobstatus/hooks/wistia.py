@@ -11,16 +11,15 @@ import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from airflow_jobstatus.connection import ConnectionFields, base_url_from_host
 from airflow_jobstatus.errors import (
     ConfigurationError,
     PermanentVendorError,
     VendorAuthError,
-    VendorResponseError,
 )
-from airflow_jobstatus.hooks.base import JobHook, ReadRequest
+from airflow_jobstatus.hooks.base import JobHook, ReadRequest, validated
 from airflow_jobstatus.hooks.wistia_calls import (
     WistiaCall,
     bulk_delete_subfolders_call,
@@ -66,14 +65,7 @@ def parse_job(payload: Any) -> Job:
     """
     outer = payload if isinstance(payload, dict) else {}
     raw = outer.get("background_job_status", payload)
-    try:
-        status = WistiaJobStatus.model_validate(raw)
-    except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "background_job_status"
-        raise VendorResponseError(
-            f"{VENDOR} sent a job status that does not fit the documented shape: {where}: {first['msg']}"
-        ) from None
+    status = validated(WistiaJobStatus, raw, VENDOR, "job status", "background_job_status")
     rejected = [
         ItemResult(id=entry.get("media_id"), success=False, error=str(entry.get("error") or "refused"))
         for entry in outer.get("partial_errors") or []

@@ -11,11 +11,11 @@ import base64
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from airflow_jobstatus.connection import ConnectionFields, base_url_from_host, is_loopback
-from airflow_jobstatus.errors import ConfigurationError, VendorResponseError
-from airflow_jobstatus.hooks.base import JobHook, ReadRequest
+from airflow_jobstatus.errors import ConfigurationError
+from airflow_jobstatus.hooks.base import JobHook, ReadRequest, validated
 from airflow_jobstatus.hooks.zendesk_bulk import API_PREFIX, build_request, bulk_action
 from airflow_jobstatus.models import ItemResult, Job, JobState, map_status, percent_of
 from airflow_jobstatus.transport import ApiTarget
@@ -67,14 +67,7 @@ def parse_item(raw: dict[str, Any]) -> ItemResult:
 def parse_job(payload: Any) -> Job:
     """A :class:`Job` from a Zendesk job status, bare or in its ``{"job_status": ...}`` envelope."""
     raw = payload.get("job_status", payload) if isinstance(payload, dict) else payload
-    try:
-        status = ZendeskJobStatus.model_validate(raw)
-    except ValidationError as error:
-        first = error.errors()[0]
-        field = ".".join(str(part) for part in first["loc"]) or "job_status"
-        raise VendorResponseError(
-            f"{VENDOR} sent a job status that does not fit the documented shape: {field}: {first['msg']}"
-        ) from None
+    status = validated(ZendeskJobStatus, raw, VENDOR, "job status", "job_status")
     if isinstance(status.results, list):
         results = [parse_item(item) for item in status.results]
     elif isinstance(status.results, dict):

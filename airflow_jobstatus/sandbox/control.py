@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import inspect
+from collections.abc import Callable
+from dataclasses import fields
+from typing import Any
 
 from aiohttp import web
 
@@ -55,6 +58,45 @@ async def reset(request: web.Request) -> web.StreamResponse:
 async def health(request: web.Request) -> web.StreamResponse:
     """GET /_sandbox/health: liveness probe."""
     return web.json_response({"ok": True})
+
+
+def add_vendor_control(
+    app: web.Application,
+    vendor: str,
+    store_of: Callable[[SandboxState], Any],
+    *,
+    set_fields: frozenset[str] = frozenset(),
+    secret_fields: frozenset[str] = frozenset(),
+) -> None:
+    """Register ``POST /_sandbox/<vendor>/jobs`` (the keyword arguments of the store's ``create_job`` ->
+    ``{"id"}``) and ``POST /_sandbox/<vendor>/config`` (any fields of the store's config -> the config
+    without ``secret_fields``; ``set_fields`` are sent as lists and kept as sets)."""
+
+    async def create_job(request: web.Request) -> web.StreamResponse:
+        body = await read_json_object(request)
+        try:
+            job_id = store_of(request.app[STATE_KEY]).create_job(**body)
+        except (TypeError, ValueError) as exc:
+            raise BadRequest("InvalidValue", str(exc)) from exc
+        return web.json_response({"id": job_id})
+
+    async def configure(request: web.Request) -> web.StreamResponse:
+        store = store_of(request.app[STATE_KEY])
+        known = {f.name for f in fields(store.config)}
+        body = await read_json_object(request)
+        unknown = set(body) - known
+        if unknown:
+            raise BadRequest("InvalidValue", f"Unknown config keys: {sorted(unknown)}")
+        with store.lock:
+            for key, value in body.items():
+                setattr(store.config, key, set(value) if key in set_fields else value)
+            shown = {k: getattr(store.config, k) for k in sorted(known - secret_fields)}
+        for key in set_fields:
+            shown[key] = sorted(shown[key])
+        return web.json_response(shown)
+
+    app.router.add_post(f"/_sandbox/{vendor}/jobs", answer_bad_requests(create_job))
+    app.router.add_post(f"/_sandbox/{vendor}/config", answer_bad_requests(configure))
 
 
 def add_routes(app: web.Application) -> None:

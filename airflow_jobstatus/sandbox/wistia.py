@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import hmac
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from .control import add_vendor_control
 from .webutil import (
     AUTH_KIND,
     STATE_KEY,
@@ -21,7 +22,6 @@ from .webutil import (
     answer_bad_requests,
     parse_authorization,
     read_json,
-    read_json_object,
 )
 from .wistia_jobs import (
     WistiaError,
@@ -238,34 +238,6 @@ async def unknown_endpoint(request: web.Request) -> web.StreamResponse:
 
 
 # ----- control routes -----
-_CONFIG_FIELDS = {f.name for f in fields(WistiaSandboxConfig)}
-
-
-async def control_create_job(request: web.Request) -> web.StreamResponse:
-    """POST /_sandbox/wistia/jobs with the keyword arguments of `WistiaState.create_job` -> {"id"}."""
-    body = await read_json_object(request)
-    try:
-        job_id = request.app[STATE_KEY].wistia.create_job(**body)
-    except (TypeError, ValueError) as exc:
-        raise BadRequest("InvalidValue", str(exc)) from exc
-    return web.json_response({"id": job_id})
-
-
-async def control_config(request: web.Request) -> web.StreamResponse:
-    """POST /_sandbox/wistia/config with any WistiaSandboxConfig fields -> the config without the token."""
-    wistia = request.app[STATE_KEY].wistia
-    body = await read_json_object(request)
-    unknown = set(body) - _CONFIG_FIELDS
-    if unknown:
-        raise BadRequest("InvalidValue", f"Unknown config keys: {sorted(unknown)}")
-    with wistia.lock:
-        for key, value in body.items():
-            setattr(wistia.config, key, set(value) if key == "missing_media" else value)
-        shown = {k: getattr(wistia.config, k) for k in sorted(_CONFIG_FIELDS - {"api_token"})}
-    shown["missing_media"] = sorted(shown["missing_media"])
-    return web.json_response(shown)
-
-
 async def control_jobs(request: web.Request) -> web.StreamResponse:
     """GET /_sandbox/wistia/jobs: every job as the API shows it now, plus the accepted submits."""
     wistia = request.app[STATE_KEY].wistia
@@ -309,6 +281,11 @@ def add_routes(app: web.Application) -> None:
     for call in CALLS:
         app.router.add_route(call.method, PREFIX + call.path, api(submit_handler(call.validate, call.before)))
     app.router.add_route("*", PREFIX + "/{tail:.*}", api(unknown_endpoint))
-    app.router.add_post("/_sandbox/wistia/jobs", answer_bad_requests(control_create_job))
     app.router.add_get("/_sandbox/wistia/jobs", answer_bad_requests(control_jobs))
-    app.router.add_post("/_sandbox/wistia/config", answer_bad_requests(control_config))
+    add_vendor_control(
+        app,
+        "wistia",
+        lambda state: state.wistia,
+        set_fields=frozenset({"missing_media"}),
+        secret_fields=frozenset({"api_token"}),
+    )

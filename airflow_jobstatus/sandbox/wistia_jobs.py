@@ -9,12 +9,11 @@ from __future__ import annotations
 
 import copy
 import re
-import threading
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from .ratelimit import SlidingWindow
+from .store import VendorStore
 
 #: A string in a submitted body (or the path's id) containing this makes the job end "failed".
 JOB_FAIL_MARKER = "jobfail"
@@ -97,22 +96,12 @@ def contains_marker(value: Any, marker: str = JOB_FAIL_MARKER) -> bool:
     return False
 
 
-class WistiaState:
+class WistiaState(VendorStore[WistiaSandboxConfig]):
     """The emulated Wistia account: config knobs, jobs, accepted submits, and the API versions seen."""
 
-    def __init__(
-        self, config: WistiaSandboxConfig, lock: threading.RLock, clock: Callable[[], float]
-    ) -> None:
-        """Create an empty account with `config`; `lock` and `clock` are shared with `SandboxState`."""
-        self._initial = copy.deepcopy(config)
-        self.lock = lock
-        self.clock = clock
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget every job, submit and API version seen, clear the rate limits, restore the config."""
+    def clear(self) -> None:
+        """Forget every job, submit and API version seen, and clear the rate limits."""
         with self.lock:
-            self.config = copy.deepcopy(self._initial)
             self.jobs: dict[int, WistiaJob] = {}
             self.submits: list[WistiaSubmit] = []
             self.api_versions: list[str | None] = []

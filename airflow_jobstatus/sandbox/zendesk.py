@@ -4,10 +4,10 @@
 from __future__ import annotations
 
 import hmac
-from dataclasses import fields
 
 from aiohttp import web
 
+from .control import add_vendor_control
 from .ratelimit import header_value
 from .webutil import (
     AUTH_KIND,
@@ -19,7 +19,6 @@ from .webutil import (
     base_url,
     json_error,
     parse_authorization,
-    read_json_object,
     split_csv,
 )
 from .zendesk_bulk import ENDPOINTS, BulkEndpoint, decide_items, job_outcome, parse_request
@@ -174,36 +173,6 @@ async def unknown_endpoint(request: web.Request) -> web.StreamResponse:
 
 
 # ----- control routes -----
-_CONFIG_FIELDS = {f.name for f in fields(ZendeskSandboxConfig)}
-
-
-async def control_create_job(request: web.Request) -> web.StreamResponse:
-    """POST /_sandbox/zendesk/jobs with the keyword arguments of `ZendeskState.create_job` -> {"id"}."""
-    body = await read_json_object(request)
-    try:
-        job_id = request.app[STATE_KEY].zendesk.create_job(**body)
-    except (TypeError, ValueError) as exc:
-        raise BadRequest("InvalidValue", str(exc)) from exc
-    return web.json_response({"id": job_id})
-
-
-async def control_config(request: web.Request) -> web.StreamResponse:
-    """POST /_sandbox/zendesk/config with any ZendeskSandboxConfig fields -> the non-secret config."""
-    zendesk = request.app[STATE_KEY].zendesk
-    body = await read_json_object(request)
-    unknown = set(body) - _CONFIG_FIELDS
-    if unknown:
-        raise BadRequest("InvalidValue", f"Unknown config keys: {sorted(unknown)}")
-    with zendesk.lock:
-        for key, value in body.items():
-            setattr(zendesk.config, key, set(value) if key == "fail_ids" else value)
-        shown = {k: getattr(zendesk.config, k) for k in sorted(_CONFIG_FIELDS)}
-    shown["fail_ids"] = sorted(shown["fail_ids"])
-    for secret in ("api_token", "password", "oauth_token"):
-        shown.pop(secret)
-    return web.json_response(shown)
-
-
 async def control_jobs(request: web.Request) -> web.StreamResponse:
     """GET /_sandbox/zendesk/jobs: every stored job as the API shows it, plus the accepted submits."""
     zendesk = request.app[STATE_KEY].zendesk
@@ -222,6 +191,11 @@ def add_routes(app: web.Application) -> None:
     for endpoint in ENDPOINTS:
         add_route(app, endpoint.method, API + endpoint.path, api(submit_handler(endpoint)))
     app.router.add_route("*", API + "/{tail:.*}", api(unknown_endpoint))
-    app.router.add_post("/_sandbox/zendesk/jobs", answer_bad_requests(control_create_job))
     app.router.add_get("/_sandbox/zendesk/jobs", answer_bad_requests(control_jobs))
-    app.router.add_post("/_sandbox/zendesk/config", answer_bad_requests(control_config))
+    add_vendor_control(
+        app,
+        "zendesk",
+        lambda state: state.zendesk,
+        set_fields=frozenset({"fail_ids"}),
+        secret_fields=frozenset({"api_token", "password", "oauth_token"}),
+    )

@@ -5,17 +5,16 @@ No task moves a job along: `ZendeskJob.render()` computes the state from the clo
 
 from __future__ import annotations
 
-import copy
 import math
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
 from .ratelimit import SlidingWindow
+from .store import VendorStore
 from .zendesk_results import CREATE, JOB_TYPES, PURGE, UPDATE, UPSERT, JobItem, JobType, final_results
 
 T = TypeVar("T")
@@ -136,7 +135,7 @@ class Submit:
     job_id: str
 
 
-class ZendeskState:
+class ZendeskState(VendorStore[ZendeskSandboxConfig]):
     """The emulated Zendesk account: config knobs, jobs, accepted submits, and known users."""
 
     job_seconds: _Knob[float] = _Knob()
@@ -145,19 +144,9 @@ class ZendeskState:
     requests_per_minute: _Knob[int | None] = _Knob()
     fail_ids: _Knob[set[int]] = _Knob()
 
-    def __init__(
-        self, config: ZendeskSandboxConfig, lock: threading.RLock, clock: Callable[[], float]
-    ) -> None:
-        """Create an empty account with `config`; `lock` and `clock` are shared with `SandboxState`."""
-        self._initial = copy.deepcopy(config)
-        self.lock = lock
-        self.clock = clock
-        self.reset()
-
-    def reset(self) -> None:
-        """Forget every job, submit and user, and restore the initial config."""
+    def clear(self) -> None:
+        """Forget every job, submit and user."""
         with self.lock:
-            self.config = copy.deepcopy(self._initial)
             self.jobs: dict[str, ZendeskJob] = {}
             self.submits: list[Submit] = []
             self.emails: dict[str, int] = {}
