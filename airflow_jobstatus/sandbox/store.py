@@ -30,3 +30,13 @@ class VendorStore(Generic[C]):
     def clear(self) -> None:
         """Forget every job and whatever else the vendor store keeps (the config stays)."""
         raise NotImplementedError
+
+
+def timed_status(elapsed: float, duration: float, queued_for: float, running: str, outcome: str) -> str:
+    """A sandbox job's status ``elapsed`` seconds after creation: ``queued`` for ``queued_for`` seconds,
+    then ``running`` (the vendor's word), then ``outcome`` once ``duration`` has passed."""
+    if elapsed >= duration:
+        return outcome
+    if elapsed < queued_for:
+        return "queued"
+    return running

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .ratelimit import SlidingWindow
-from .store import VendorStore
+from .store import VendorStore, timed_status
 
 #: A string in a submitted body (or the path's id) containing this makes the job end "failed".
 JOB_FAIL_MARKER = "jobfail"
@@ -62,12 +62,8 @@ class WistiaJob:
 
     def status_at(self, now: float) -> str:
         """Return the status the job reports at `now` (`unknown_status`, if set, instead of "started")."""
-        elapsed = now - self.created
-        if elapsed >= self.duration:
-            return self.outcome
-        if elapsed < self.queued_for:
-            return "queued"
-        return self.unknown_status or "started"
+        running = self.unknown_status or "started"
+        return timed_status(now - self.created, self.duration, self.queued_for, running, self.outcome)
 
     def render(self, now: float, as_submitted: bool = False) -> dict[str, Any]:
         """Return the `background_job_status` object as read at `now` (`as_submitted`: as created)."""

@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any, Generic, TypeVar
 
 from .ratelimit import SlidingWindow
-from .store import VendorStore
+from .store import VendorStore, timed_status
 from .zendesk_results import CREATE, JOB_TYPES, PURGE, UPDATE, UPSERT, JobItem, JobType, final_results
 
 T = TypeVar("T")
@@ -79,12 +79,8 @@ class ZendeskJob:
 
     def status_at(self, now: float) -> str:
         """Return the status the job reports at `now`."""
-        elapsed = now - self.created
-        if elapsed >= self.duration:
-            return self.outcome
-        if elapsed < self.queued_for:
-            return "queued"
-        return self.unknown_status or "working"
+        running = self.unknown_status or "working"
+        return timed_status(now - self.created, self.duration, self.queued_for, running, self.outcome)
 
     def is_active(self, now: float) -> bool:
         """Tell whether the job is queued or running at `now` (it counts toward the job limit)."""
