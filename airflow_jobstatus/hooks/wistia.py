@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from contextlib import nullcontext
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -176,10 +177,12 @@ class WistiaHook(JobHook):
     # --- job-creating calls -----------------------------------------------------------------------
     def submit(self, call: WistiaCall) -> Job:
         """Send one job-creating call (built by :mod:`~airflow_jobstatus.hooks.wistia_calls`) once."""
-        if call.path == "/medias/move":
-            self.move_window.wait_turn()
+        pace = self.move_window.turn() if call.path == "/medias/move" else nullcontext(0.0)
         try:
-            payload = self.transport.request_json(call.method, call.path, json_body=call.body, retry=False)
+            with pace:
+                payload = self.transport.request_json(
+                    call.method, call.path, json_body=call.body, retry=False
+                )
         except PermanentVendorError as error:
             if isinstance(error, VendorAuthError) or error.status is None or error.status >= 500:
                 raise
