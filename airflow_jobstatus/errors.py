@@ -53,3 +53,14 @@ class VendorResponseError(PermanentVendorError):
 
     The transport retries it a few times before raising: a proxy may serve a bad page once.
     """
+
+
+class NoJobCreated(JobStatusError):
+    """The vendor answered a submit in full, without starting a job (e.g. a validate-only request).
+
+    ``payload`` is its answer: the result itself.
+    """
+
+    def __init__(self, message: str, *, payload: Any) -> None:
+        super().__init__(message)
+        self.payload = payload

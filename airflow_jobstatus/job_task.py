@@ -22,10 +22,14 @@ class JobTaskMixin:
     if TYPE_CHECKING:
         log: Any
 
+    def hook_params(self) -> dict[str, Any]:
+        """Keyword arguments of the hook besides the connection (plain data, also given to the trigger)."""
+        return {}
+
     @cached_property
     def hook(self) -> JobHook:
         """The vendor hook for ``conn_id``, built on first use (on the worker, never at DAG parse)."""
-        return self.hook_class(self.conn_id)
+        return self.hook_class(self.conn_id, **self.hook_params())
 
     @cached_property
     def _reporter(self) -> ProgressReporter:

@@ -59,6 +59,9 @@ def judge(jobs: Sequence[Job], on_partial: OnPartial) -> Verdict:
             reason = job.message or "; ".join(job.errors) or "no reason given"
             failures.append(f"job {job.id} ended {job.vendor_status}: {reason}")
         item_lines = [f"job {job.id} item {item.describe()}" for item in job.failed_items]
+        if job.state is JobState.PARTIAL and not item_lines:  # a vendor that reports errors, not items
+            reason = "; ".join(job.errors) or job.message or "some of its work failed"
+            item_lines = [f"job {job.id} ended {job.vendor_status}: {reason}"]
         if job.state is JobState.PARTIAL and on_partial == "fail":
             failures.extend(item_lines)
         else:

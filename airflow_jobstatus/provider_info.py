@@ -8,6 +8,7 @@ from airflow_jobstatus import __version__
 
 ZENDESK = "Zendesk job statuses"
 WISTIA = "Wistia background jobs"
+TRADEDESK = "The Trade Desk Workflows jobs"
 _SECRET = {"type": ["string", "null"], "format": "password"}
 
 
@@ -62,6 +63,29 @@ def _wistia_connection() -> dict[str, Any]:
     }
 
 
+def _tradedesk_connection() -> dict[str, Any]:
+    return {
+        "connection-type": "jobstatus_tradedesk",
+        "hook-class-name": "airflow_jobstatus.hooks.tradedesk.TradeDeskHook",
+        "hook-name": "The Trade Desk (Workflows jobs)",
+        "ui-field-behaviour": {
+            "hidden-fields": ["schema", "port", "login"],
+            "relabeling": {"host": "API base URL (optional)", "password": "TTD-Auth token"},
+            "placeholders": {
+                "host": "empty: chosen by Environment",
+                "password": "The Trade Desk API token, sent as the TTD-Auth header",
+            },
+        },
+        "conn-fields": {
+            "environment": {
+                "label": "Environment",
+                "description": "production (api.thetradedesk.com) or sandbox (ext-api.sb.thetradedesk.com).",
+                "schema": {"type": ["string", "null"], "enum": ["production", "sandbox", None]},
+            },
+        },
+    }
+
+
 #: Each vendor: its integration name, docs, and module name under hooks/, operators/, sensors/.
 VENDORS: list[tuple[str, str, str]] = [
     (
@@ -70,6 +94,7 @@ VENDORS: list[tuple[str, str, str]] = [
         "zendesk",
     ),
     (WISTIA, "https://docs.wistia.com/reference/", "wistia"),
+    (TRADEDESK, "https://github.com/thetradedesk/ttd-workflows-python", "tradedesk"),
 ]
 
 
@@ -85,7 +110,9 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-jobstatus",
         "name": "Job Status",
-        "description": "Run and wait on vendor background jobs (Zendesk Support, Wistia) from Airflow.",
+        "description": (
+            "Run and wait on vendor background jobs (Zendesk Support, Wistia, The Trade Desk) from Airflow."
+        ),
         "versions": [__version__],
         "integrations": [
             {"integration-name": name, "external-doc-url": url, "tags": ["service"]}
@@ -98,5 +125,5 @@ def get_provider_info() -> dict[str, Any]:
             {"integration-name": name, "python-modules": ["airflow_jobstatus.triggers.job"]}
             for name, _, _ in VENDORS
         ],
-        "connection-types": [_zendesk_connection(), _wistia_connection()],
+        "connection-types": [_zendesk_connection(), _wistia_connection(), _tradedesk_connection()],
     }

@@ -12,6 +12,7 @@ import json
 import logging
 import random
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -27,7 +28,7 @@ from airflow_jobstatus.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Mapping
+    from collections.abc import Iterator, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -220,6 +221,53 @@ class SyncTransport:
     def close(self) -> None:
         """Release pooled connections."""
         self._session.close()
+
+
+@dataclass
+class Download:
+    """An open result download: its chunks, and its size when the server said it."""
+
+    chunks: Iterator[bytes]
+    size: int | None
+
+
+@contextmanager
+def open_download(
+    vendor: str, url: str, *, chunk_size: int = 1 << 20, timeout: float = 60.0
+) -> Iterator[Download]:
+    """Stream a self-authorising result link. No credential of any kind is sent: a result host is never
+    the API host, whatever its address. Redirects are followed (nothing secret can leak through them).
+
+    A refused link (4xx) raises PermanentVendorError; an unreachable host, 5xx or a cut connection
+    TransientVendorError (also while reading the chunks).
+    """
+    headers = {"Accept": "application/json", "User-Agent": "airflow-jobstatus"}
+    where = without_query(url)
+    try:
+        response = requests.get(url, headers=headers, stream=True, timeout=timeout)
+    except requests.RequestException as error:
+        raise TransientVendorError(f"could not download {where}: {type(error).__name__}") from None
+    with response:
+        if response.status_code >= 400:
+            excerpt = body_excerpt(response.content)
+            error_type = (
+                TransientVendorError if response.status_code in RETRYABLE_STATUSES else PermanentVendorError
+            )
+            raise error_type(
+                f"{vendor}'s result link answered HTTP {response.status_code} ({where}): {excerpt!r}",
+                status=response.status_code,
+            )
+        length = response.headers.get("Content-Length")
+        yield Download(
+            _chunks(response, chunk_size, where), int(length) if length and length.isdigit() else None
+        )
+
+
+def _chunks(response: requests.Response, chunk_size: int, where: str) -> Iterator[bytes]:
+    try:
+        yield from response.iter_content(chunk_size)
+    except requests.RequestException as error:
+        raise TransientVendorError(f"the download of {where} was cut off: {type(error).__name__}") from None
 
 
 def _origin(url: str) -> tuple[str, str]:

@@ -44,6 +44,7 @@ def test_serialize_holds_plain_data_and_no_secret() -> None:
         "poll_interval": 0.2,
         "deadline": trigger.deadline,
         "resume": None,
+        "hook_params": {},
     }
     assert CANARY_TOKEN not in repr(kwargs) + repr(trigger)
 

@@ -18,6 +18,9 @@ import pytest
         "airflow_jobstatus.sensors.wistia",
         "airflow_jobstatus.operators.wistia",
         "airflow_jobstatus.hooks.wistia",
+        "airflow_jobstatus.sensors.tradedesk",
+        "airflow_jobstatus.operators.tradedesk",
+        "airflow_jobstatus.hooks.tradedesk",
     ],
 )
 def test_import_stays_light(module: str) -> None:
@@ -35,7 +38,7 @@ def test_provider_info_declares_the_connection_form() -> None:
 
     info = get_provider_info()
     forms = {conn["connection-type"]: conn for conn in info["connection-types"]}
-    assert set(forms) == {"jobstatus_zendesk", "jobstatus_wistia"}
+    assert set(forms) == {"jobstatus_zendesk", "jobstatus_wistia", "jobstatus_tradedesk"}
     conn = forms["jobstatus_zendesk"]
     assert conn["connection-type"] == "jobstatus_zendesk" != "zendesk"
     assert conn["hook-class-name"] == "airflow_jobstatus.hooks.zendesk.ZendeskJobHook"
@@ -52,7 +55,11 @@ def test_provider_info_declares_the_connection_form() -> None:
     assert {entry["python-modules"][0] for entry in info["operators"]} == {
         "airflow_jobstatus.operators.zendesk",
         "airflow_jobstatus.operators.wistia",
+        "airflow_jobstatus.operators.tradedesk",
     }
+    tradedesk = forms["jobstatus_tradedesk"]
+    assert tradedesk["ui-field-behaviour"]["relabeling"]["password"] == "TTD-Auth token"
+    assert tradedesk["conn-fields"]["environment"]["schema"]["enum"] == ["production", "sandbox", None]
 
 
 def test_airflow_lists_the_provider() -> None:
@@ -91,3 +98,8 @@ def test_ui_connection_form_shows_labelled_fields() -> None:
     assert form["standard_fields"]["password"]["title"] == "API token"
     assert form["standard_fields"]["login"]["hidden"] is True
     assert form["extra_fields"]["api_version"]["schema"]["title"] == "API version"
+    (tradedesk,) = [m for m in HookMetaService.hook_meta_data() if m.connection_type == "jobstatus_tradedesk"]
+    form = tradedesk.model_dump()
+    assert form["standard_fields"]["password"]["title"] == "TTD-Auth token"
+    assert form["standard_fields"]["host"]["title"] == "API base URL (optional)"
+    assert form["extra_fields"]["environment"]["schema"]["title"] == "Environment"

@@ -54,6 +54,9 @@ class JobHook(BaseHook):
     #: HTTP statuses by which the vendor refuses a submit for now without acting on it (rate or job limits):
     #: the same request may be sent again after ``Retry-After``.
     refusal_statuses: ClassVar[frozenset[int]] = frozenset({429})
+    #: True when :meth:`check_request` reads an id that cannot exist (the vendor has no cheaper
+    #: authenticated GET): its 404 then proves the token was accepted.
+    check_request_may_404: ClassVar[bool] = False
     #: Words added to a "job not found" message: how long the vendor keeps job status data.
     retention_note: ClassVar[str] = "the id is wrong, or the vendor no longer keeps its status"
 
@@ -82,6 +85,11 @@ class JobHook(BaseHook):
     def check_request(self) -> ReadRequest:
         """A cheap authenticated GET used by :meth:`test_connection`."""
         raise NotImplementedError
+
+    @classmethod
+    def job_for_xcom(cls, job: Job) -> dict[str, Any]:
+        """How a job goes into XCom (a vendor whose jobs carry large inline results leaves them out)."""
+        return job.to_dict()
 
     # --- sync (workers) -----------------------------------------------------------------------
     @property
@@ -159,7 +167,10 @@ class JobHook(BaseHook):
             self.transport.request_json("GET", request.path, params=request.params, retry=False)
         except TransientVendorError as error:
             return False, f"{error}: check the host in connection '{self.conn_id}' and the network"
-        except (ConfigurationError, PermanentVendorError) as error:  # incl. a rejected token (401/403)
+        except PermanentVendorError as error:  # incl. a rejected token (401/403)
+            if not (error.status == 404 and self.check_request_may_404):
+                return False, str(error)
+        except ConfigurationError as error:
             return False, str(error)
         return True, f"connected to {self.vendor} at {self.transport.target.base_url}"
 

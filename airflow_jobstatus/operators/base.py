@@ -29,6 +29,7 @@ from airflow_jobstatus.compat import AirflowException, AirflowFailException
 from airflow_jobstatus.errors import (
     ConfigurationError,
     JobNotFoundError,
+    NoJobCreated,
     PermanentVendorError,
     TransientVendorError,
 )
@@ -128,6 +129,10 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
         merged = merge_results(len(items), ledger.owners(), jobs, per_job, self.on_partial)
         return merged.items, merged.verdict
 
+    def publish_job_ids(self, context: Context, ledger: Ledger) -> None:
+        """Push the ids of every job submitted so far to XCom (``job_ids``), as soon as they are known."""
+        context["ti"].xcom_push(key="job_ids", value=ledger.job_ids())
+
     def request_identity(self) -> Any:
         """What identifies the request apart from the items (e.g. endpoint and change): part of the ledger's
         fingerprint, so a retry with another request never reuses earlier jobs."""
@@ -171,6 +176,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                     self.poll_interval,
                     deadline,
                     resume={"ledger": ledger.to_json(), "deadline": deadline},
+                    hook_params=self.hook_params(),
                 )
                 self.defer(trigger=trigger, method_name="execute_complete", timeout=trigger.defer_timeout())
             self._store_wave(context, ledger, self._poll_until_ended(active, deadline))
@@ -213,9 +219,13 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                 raise AirflowException(
                     f"the submit of {describe_indexes(chunk)} was refused: {error}"
                 ) from None
+            except NoJobCreated:  # answered in full: nothing to wait for, nothing unconfirmed
+                ledger.unconfirmed = []
+                self._save(context, ledger)
+                raise
             ledger.add(job.id, chunk, submit_details(job))
             self._save(context, ledger)
-            context["ti"].xcom_push(key="job_ids", value=ledger.job_ids())
+            self.publish_job_ids(context, ledger)
             self.log.info("job %s covers %s", job.id, describe_indexes(chunk))
             return True
 
@@ -252,7 +262,8 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
         for job in jobs:
             ledger.set_state(job.id, job.state)
         ledger.waves += 1
-        context["ti"].xcom_push(key=f"jobs_wave_{ledger.waves}", value=[job.to_dict() for job in jobs])
+        stored = [self.hook_class.job_for_xcom(job) for job in jobs]
+        context["ti"].xcom_push(key=f"jobs_wave_{ledger.waves}", value=stored)
         self._save(context, ledger)
 
     def _finish(self, context: Context, items: list[Any], ledger: Ledger) -> list[dict[str, Any]]:
@@ -341,7 +352,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                     "sending %s again: their earlier job reported them failed", describe_indexes(redo)
                 )
             ledger.redo = redo
-            context["ti"].xcom_push(key="job_ids", value=ledger.job_ids())
+            self.publish_job_ids(context, ledger)
             if ended:  # this try's first wave: XCom of the earlier try is gone
                 self._store_wave(context, ledger, ended)
                 return ledger

@@ -115,7 +115,12 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
 
     def _defer(self, ids: list[str]) -> None:
         trigger = JobTrigger.for_hook(
-            self.hook_class, self.conn_id, ids, self.poll_interval, time.time() + self.timeout
+            self.hook_class,
+            self.conn_id,
+            ids,
+            self.poll_interval,
+            time.time() + self.timeout,
+            hook_params=self.hook_params(),
         )
         self.defer(trigger=trigger, method_name="execute_complete", timeout=trigger.defer_timeout())
 
@@ -128,7 +133,7 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
         if not verdict.ok:
             raise AirflowFailException(verdict.error_message())
         self.log.info("%s", verdict.summary)
-        dicts = [job.to_dict() for job in jobs]
+        dicts = [self.hook_class.job_for_xcom(job) for job in jobs]
         return dicts[0] if self._single() else dicts
 
 

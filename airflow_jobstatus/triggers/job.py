@@ -101,6 +101,8 @@ class JobTrigger(BaseTrigger):
     :param resume: plain JSON data handed back unchanged in the event (an operator's ledger), so the
         task resumes with nothing but the event. (Defer ``kwargs`` would do, but ``dag.test()`` drops
         them when a trigger fires.) Never a secret.
+    :param hook_params: plain keyword arguments of the hook besides the connection (e.g. the Trade
+        Desk's ``job_kind``, which says which status path reads the ids). Never a secret.
     """
 
     def __init__(
@@ -111,6 +113,7 @@ class JobTrigger(BaseTrigger):
         poll_interval: float,
         deadline: float,
         resume: dict[str, Any] | None = None,
+        hook_params: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.hook_path = hook_path
@@ -119,6 +122,7 @@ class JobTrigger(BaseTrigger):
         self.poll_interval = float(poll_interval)
         self.deadline = float(deadline)
         self.resume = resume
+        self.hook_params = dict(hook_params or {})
 
     @classmethod
     def for_hook(
@@ -129,10 +133,11 @@ class JobTrigger(BaseTrigger):
         poll_interval: float,
         deadline: float,
         resume: dict[str, Any] | None = None,
+        hook_params: dict[str, Any] | None = None,
     ) -> JobTrigger:
         """A trigger reading ``job_ids`` with ``hook_class`` (its import path is derived, never typed)."""
         hook_path = f"{hook_class.__module__}.{hook_class.__qualname__}"
-        return cls(hook_path, conn_id, job_ids, poll_interval, deadline, resume)
+        return cls(hook_path, conn_id, job_ids, poll_interval, deadline, resume, hook_params)
 
     def defer_timeout(self) -> timedelta:
         """What to give ``defer(timeout=...)``: the time to the deadline plus a grace, so that the trigger's
@@ -150,6 +155,7 @@ class JobTrigger(BaseTrigger):
                 "poll_interval": self.poll_interval,
                 "deadline": self.deadline,
                 "resume": self.resume,
+                "hook_params": self.hook_params,
             },
         )
 
@@ -167,7 +173,7 @@ class JobTrigger(BaseTrigger):
             # In a thread: the first trigger of a triggerer would otherwise block the shared event loop
             # for a few hundred milliseconds while aiohttp and the vendor module load.
             hook_class = await asyncio.to_thread(load_hook_class, self.hook_path)
-            async with JobPoller.watch(hook_class, self.conn_id) as poller:
+            async with JobPoller.watch(hook_class, self.conn_id, self.hook_params) as poller:
                 while True:
                     delay = self.poll_interval
                     try:

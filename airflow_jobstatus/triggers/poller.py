@@ -9,9 +9,10 @@ reads of many triggers into batch calls, and a per-connection rate budget, belon
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+import json
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from airflow_jobstatus.models import Job
 
@@ -19,7 +20,7 @@ if TYPE_CHECKING:
     from airflow_jobstatus.hooks.base import JobHook
     from airflow_jobstatus.transport_async import AsyncTransport
 
-_pollers: dict[tuple[asyncio.AbstractEventLoop, str, str], JobPoller] = {}
+_pollers: dict[tuple[asyncio.AbstractEventLoop, str, str, str], JobPoller] = {}
 
 
 class JobPoller:
@@ -34,12 +35,16 @@ class JobPoller:
 
     @classmethod
     @asynccontextmanager
-    async def watch(cls, hook_class: type[JobHook], conn_id: str) -> AsyncIterator[JobPoller]:
-        """Join (or start) the poller of this connection for the duration of the block."""
-        key = (asyncio.get_running_loop(), f"{hook_class.__module__}.{hook_class.__qualname__}", conn_id)
+    async def watch(
+        cls, hook_class: type[JobHook], conn_id: str, hook_params: Mapping[str, Any] | None = None
+    ) -> AsyncIterator[JobPoller]:
+        """Join (or start) the poller of this connection and hook parameters while the block runs."""
+        params = dict(hook_params or {})
+        hook_path = f"{hook_class.__module__}.{hook_class.__qualname__}"
+        key = (asyncio.get_running_loop(), hook_path, conn_id, json.dumps(params, sort_keys=True))
         poller = _pollers.get(key)
         if poller is None:
-            poller = _pollers[key] = cls(hook_class(conn_id))
+            poller = _pollers[key] = cls(hook_class(conn_id, **params))
         poller.watchers += 1
         try:
             await poller._open()
