@@ -18,7 +18,13 @@ _AIRFLOW_ROOT = Path(tempfile.mkdtemp(prefix="airflow-tests-"))
 atexit.register(shutil.rmtree, _AIRFLOW_ROOT, ignore_errors=True)
 configure_session(_AIRFLOW_ROOT)
 
-from airflow_jobstatus.sandbox import SandboxServer, SandboxState, WistiaSandboxConfig, ZendeskSandboxConfig  # noqa: E402
+from airflow_jobstatus.sandbox import (  # noqa: E402
+    SandboxServer,
+    SandboxState,
+    TradeDeskSandboxConfig,
+    WistiaSandboxConfig,
+    ZendeskSandboxConfig,
+)
 
 #: The API token of every test connection: it must never show up in logs, XCom, events or errors.
 CANARY_TOKEN = "canary-7f3e9a1c5b-never-log-me"
@@ -53,12 +59,24 @@ def wistia_connection(url: str, **overrides: Any) -> str:
     return connection_json(**fields)
 
 
+def tradedesk_connection(url: str, **overrides: Any) -> str:
+    """Our Trade Desk connection type pointing at the sandbox's Trade Desk routes, with the canary token."""
+    fields: dict[str, Any] = {
+        "conn_type": "jobstatus_tradedesk",
+        "host": f"{url}/tradedesk",
+        "password": CANARY_TOKEN,
+    }
+    fields.update(overrides)
+    return connection_json(**fields)
+
+
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:
     """One sandbox for the whole run; every vendor's API token is the canary."""
     zendesk = ZendeskSandboxConfig(api_token=CANARY_TOKEN, job_seconds=1.0)
     wistia = WistiaSandboxConfig(api_token=CANARY_TOKEN, job_seconds=1.0)
-    with SandboxServer(state=SandboxState(zendesk=zendesk, wistia=wistia)) as server:
+    tradedesk = TradeDeskSandboxConfig(api_token=CANARY_TOKEN, job_seconds=1.0)
+    with SandboxServer(state=SandboxState(zendesk=zendesk, wistia=wistia, tradedesk=tradedesk)) as server:
         yield server
 
 
@@ -81,3 +99,10 @@ def wistia_conn(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> str:
     """``wistia_default`` pointing at the sandbox (returns the conn id)."""
     monkeypatch.setenv("AIRFLOW_CONN_WISTIA_DEFAULT", wistia_connection(sandbox.url))
     return "wistia_default"
+
+
+@pytest.fixture
+def tradedesk_conn(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> str:
+    """``tradedesk_default`` pointing at the sandbox (returns the conn id)."""
+    monkeypatch.setenv("AIRFLOW_CONN_TRADEDESK_DEFAULT", tradedesk_connection(sandbox.url))
+    return "tradedesk_default"

@@ -1,4 +1,5 @@
-"""A local emulator of the vendor job APIs (Zendesk, Wistia), for tests, demos and DAG development.
+"""A local emulator of the vendor job APIs (Zendesk, Wistia, The Trade Desk), for tests, demos and DAG
+development.
 
 Run it with `python -m airflow_jobstatus.sandbox`, or in tests::
 
@@ -7,10 +8,21 @@ Run it with `python -m airflow_jobstatus.sandbox`, or in tests::
         requests.get(f"{sandbox.url}/api/v2/job_statuses/{job_id}.json", auth=(...))
         wistia_job = sandbox.state.wistia.create_job(duration=0.5)
         requests.get(f"{sandbox.url}/wistia/background_job_status/{wistia_job}", headers={...})
+        ttd_job = sandbox.state.tradedesk.create_job(kind="graphql", duration=0.5)
+        requests.get(f"{sandbox.url}/tradedesk/graphqlbulkjob/{ttd_job}", headers={"TTD-Auth": ...})
 """
 
 from .server import SandboxServer, build_app
 from .state import Fault, RequestRecord, SandboxState
+from .tradedesk_jobs import (
+    TradeDeskJob,
+    TradeDeskSandboxConfig,
+    TradeDeskState,
+    TradeDeskSubmit,
+    iter_result,
+    result_sha256,
+    result_size,
+)
 from .wistia_jobs import JOB_FAIL_MARKER, WistiaSandboxConfig, WistiaState, WistiaSubmit
 from .zendesk_jobs import ZendeskSandboxConfig, ZendeskState
 
@@ -20,10 +32,17 @@ __all__ = [
     "RequestRecord",
     "SandboxServer",
     "SandboxState",
+    "TradeDeskJob",
+    "TradeDeskSandboxConfig",
+    "TradeDeskState",
+    "TradeDeskSubmit",
     "WistiaSandboxConfig",
     "WistiaState",
     "WistiaSubmit",
     "ZendeskSandboxConfig",
     "ZendeskState",
     "build_app",
+    "iter_result",
+    "result_sha256",
+    "result_size",
 ]

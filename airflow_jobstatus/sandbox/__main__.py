@@ -11,6 +11,7 @@ from aiohttp import web
 
 from .server import bound_port, build_app
 from .state import SandboxState
+from .tradedesk_jobs import TradeDeskSandboxConfig
 from .wistia_jobs import WistiaSandboxConfig
 from .zendesk_jobs import ZendeskSandboxConfig
 
@@ -25,11 +26,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 async def serve(
-    host: str, port: int, config: ZendeskSandboxConfig, wistia: WistiaSandboxConfig | None = None
+    host: str,
+    port: int,
+    config: ZendeskSandboxConfig,
+    wistia: WistiaSandboxConfig | None = None,
+    tradedesk: TradeDeskSandboxConfig | None = None,
 ) -> None:
     """Serve the sandbox until SIGINT or SIGTERM."""
     wistia = wistia or WistiaSandboxConfig()
-    state = SandboxState(zendesk=config, wistia=wistia)
+    tradedesk = tradedesk or TradeDeskSandboxConfig()
+    state = SandboxState(zendesk=config, wistia=wistia, tradedesk=tradedesk)
     runner = web.AppRunner(build_app(state), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
@@ -47,6 +53,11 @@ async def serve(
         flush=True,
     )
     print(f"wistia: base URL {url}/wistia, bearer API token {wistia.api_token!r}", flush=True)
+    print(
+        f"tradedesk: base URL {url}/tradedesk, TTD-Auth token {tradedesk.api_token!r}, "
+        f"results host {url}/tradedesk-results",
+        flush=True,
+    )
     try:
         await stop.wait()
     finally:
@@ -59,7 +70,8 @@ def main(argv: list[str] | None = None) -> None:
     with contextlib.suppress(KeyboardInterrupt):
         zendesk = ZendeskSandboxConfig(job_seconds=args.job_seconds)
         wistia = WistiaSandboxConfig(job_seconds=args.job_seconds)
-        asyncio.run(serve(args.host, args.port, zendesk, wistia))
+        tradedesk = TradeDeskSandboxConfig(job_seconds=args.job_seconds)
+        asyncio.run(serve(args.host, args.port, zendesk, wistia, tradedesk))
 
 
 if __name__ == "__main__":

@@ -9,9 +9,10 @@ from types import TracebackType
 
 from aiohttp import web
 
-from . import control, wistia, zendesk
+from . import control, tradedesk, wistia, zendesk
 from .middleware import sandbox_middleware
 from .state import SandboxState
+from .tradedesk_jobs import TradeDeskSandboxConfig
 from .webutil import STATE_KEY
 from .wistia_jobs import WistiaSandboxConfig
 from .zendesk_jobs import ZendeskSandboxConfig
@@ -24,6 +25,7 @@ def build_app(state: SandboxState | None = None) -> web.Application:
     control.add_routes(app)
     zendesk.add_routes(app)
     wistia.add_routes(app)
+    tradedesk.add_routes(app)
     return app
 
 
@@ -49,14 +51,17 @@ class SandboxServer:
         state: SandboxState | None = None,
         zendesk: ZendeskSandboxConfig | None = None,
         wistia: WistiaSandboxConfig | None = None,
+        tradedesk: TradeDeskSandboxConfig | None = None,
     ) -> None:
         """Prepare (but do not start) a server on `host:port`, with `state`, or fresh state built from
-        `zendesk` and `wistia` (the vendor configs that `reset()` returns to)."""
-        if state is not None and (zendesk is not None or wistia is not None):
-            raise ValueError("give either state or vendor configs (zendesk, wistia), not both")
+        `zendesk`, `wistia` and `tradedesk` (the vendor configs that `reset()` returns to)."""
+        if state is not None and any(c is not None for c in (zendesk, wistia, tradedesk)):
+            raise ValueError("give either state or vendor configs (zendesk, wistia, tradedesk), not both")
         self.host = host
         self.port = port
-        self.state = state if state is not None else SandboxState(zendesk=zendesk, wistia=wistia)
+        self.state = (
+            state if state is not None else SandboxState(zendesk=zendesk, wistia=wistia, tradedesk=tradedesk)
+        )
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None

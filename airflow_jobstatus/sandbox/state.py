@@ -14,6 +14,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
 from .ratelimit import header_value
+from .tradedesk_jobs import TradeDeskSandboxConfig, TradeDeskState
 from .wistia_jobs import WistiaSandboxConfig, WistiaState
 from .zendesk_jobs import ZendeskSandboxConfig, ZendeskState
 
@@ -81,21 +82,24 @@ class Fault:
 
 class SandboxState:
     """Everything the sandbox remembers: request log, faults, and the per-vendor stores (`zendesk`,
-    `wistia`)."""
+    `wistia`, `tradedesk`)."""
 
     def __init__(
         self,
         zendesk: ZendeskSandboxConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
         wistia: WistiaSandboxConfig | None = None,
+        tradedesk: TradeDeskSandboxConfig | None = None,
     ) -> None:
-        """Create empty state; `zendesk` and `wistia` are the vendor configs that `reset()` returns to."""
+        """Create empty state; `zendesk`, `wistia` and `tradedesk` are the vendor configs that `reset()`
+        returns to."""
         self.lock = threading.RLock()
         self.clock = clock
         self.requests: list[RequestRecord] = []
         self.faults: list[Fault] = []
         self.zendesk = ZendeskState(zendesk or ZendeskSandboxConfig(), self.lock, clock)
         self.wistia = WistiaState(wistia or WistiaSandboxConfig(), self.lock, clock)
+        self.tradedesk = TradeDeskState(tradedesk or TradeDeskSandboxConfig(), self.lock, clock)
 
     # ----- faults -----
     def add_fault(
@@ -177,3 +181,4 @@ class SandboxState:
             self.faults.clear()
             self.zendesk.reset()
             self.wistia.reset()
+            self.tradedesk.reset()

@@ -1,0 +1,224 @@
+"""Trade Desk operators and sensor in real DAG runs (``dag.test()``, triggers inline) against the sandbox."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from airflow_harness import DagRunResult, run_dag
+from conftest import CANARY_TOKEN, tradedesk_connection
+
+from airflow_jobstatus.sandbox import SandboxServer
+from airflow_jobstatus.sandbox.tradedesk_jobs import result_sha256, result_size, result_text
+
+OPERATOR_DAG = """
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG
+
+from airflow_jobstatus.operators.tradedesk import {operator}
+
+with DAG(
+    dag_id="tradedesk_ops",
+    schedule=None,
+    start_date=datetime(2026, 1, 1),
+    catchup=False,
+    default_args={{"retries": {retries}, "retry_delay": timedelta(0)}},
+):
+    {operator}(task_id="op", poll_interval=0.3, timeout=120, deferrable={deferrable},{kwargs})
+"""
+
+MODES = [pytest.param(True, id="deferrable"), pytest.param(False, id="worker")]
+GRAPHQL = "TradeDeskGraphQLBulkQueryOperator"
+STANDARD = "TradeDeskStandardJobOperator"
+QUERY = "query { advertisers { nodes { id name } } }"
+
+
+def run_op(
+    sandbox: SandboxServer, operator: str, *, deferrable: bool = True, retries: int = 0, **kwargs: Any
+) -> DagRunResult:
+    source = OPERATOR_DAG.format(
+        operator=operator,
+        retries=retries,
+        deferrable=deferrable,
+        kwargs="".join(f"\n        {key}={value!r}," for key, value in kwargs.items()),
+    )
+    env = {"AIRFLOW_CONN_TRADEDESK_DEFAULT": tradedesk_connection(sandbox.url)}
+    result = run_dag(source, "tradedesk_ops", env=env)
+    assert CANARY_TOKEN not in result.output
+    assert CANARY_TOKEN not in json.dumps(result.xcom("op"))
+    assert sandbox.state.tradedesk.auth_leaks == []
+    return result
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warm_airflow(sandbox_server: SandboxServer) -> None:
+    """The first dag.test() of a process pays several seconds of set-up: pay it before timing jobs."""
+    sandbox_server.reset()
+    run_op(sandbox_server, GRAPHQL, query=QUERY, deferrable=False)
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+def test_graphql_query_small_result_comes_back_parsed(sandbox: SandboxServer, deferrable: bool) -> None:
+    result = run_op(sandbox, GRAPHQL, query=QUERY, deferrable=deferrable)
+    assert result.task_states == {"op": "success"}
+    (submit,) = sandbox.state.tradedesk.submits
+    assert submit.body == {"query": QUERY}
+    assert result.xcom("op") == json.loads(result_text(2000))
+    assert result.xcom("op", key="job_id") == submit.job_id
+    assert result.xcom("op", key="job_ids") == [submit.job_id]
+    log = result.logs["op"]
+    assert ("Pausing task as DEFERRED" in log) is deferrable
+    assert f"job {submit.job_id}: 100%" in log or f"job {submit.job_id}: Success" in log
+    assert "1 job ended: 1 succeeded" in log
+
+
+@contextmanager
+def peak_rss_growth() -> Iterator[list[int]]:
+    """Sample this process's resident memory every 5 ms; yields [baseline, peak] in bytes."""
+    page = os.sysconf("SC_PAGE_SIZE")
+
+    def rss() -> int:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * page
+
+    seen = [rss(), rss()]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            seen[1] = max(seen[1], rss())
+            time.sleep(0.005)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield seen
+    finally:
+        stop.set()
+        sampler.join()
+
+
+def test_a_200_mb_result_streams_to_a_file_with_flat_memory(sandbox: SandboxServer, tmp_path: Path) -> None:
+    size = 200 * 1024 * 1024
+    sandbox.state.tradedesk.config.raw_result_limit = 1_000_000
+    target = tmp_path / "reports" / "big.json"
+    with peak_rss_growth() as memory:
+        result = run_op(sandbox, GRAPHQL, query=f"{QUERY} # sandbox:bytes={size}", output_path=str(target))
+    assert result.task_states == {"op": "success"}
+    stored = result.xcom("op")
+    assert stored == {"path": f"file://{target}", "size": result_size(size), "sha256": result_sha256(size)}
+    assert target.stat().st_size == result_size(size) >= size
+    growth = memory[1] - memory[0]
+    print(f"peak RSS growth while streaming {result_size(size)} bytes: {growth / 2**20:.1f} MiB")
+    assert growth < 64 * 2**20, f"peak RSS grew by {growth / 2**20:.1f} MiB"
+    assert sandbox.state.tradedesk.downloads == [stored_job_id(sandbox)]
+
+
+def stored_job_id(sandbox: SandboxServer) -> str:
+    (submit,) = sandbox.state.tradedesk.submits
+    return submit.job_id
+
+
+def test_a_large_result_without_output_path_fails_asking_for_one(sandbox: SandboxServer) -> None:
+    sandbox.state.tradedesk.config.raw_result_limit = 1000
+    result = run_op(sandbox, GRAPHQL, query=f"{QUERY} # sandbox:bytes=50000", inline_limit=10_000)
+    assert result.task_states == {"op": "failed"}
+    assert "above inline_limit (10000 bytes), so it does not go to XCom: set output_path" in result.logs["op"]
+
+
+@pytest.mark.parametrize(("on_partial", "state"), [("fail", "failed"), ("warn", "success")])
+def test_partial_success_follows_on_partial(sandbox: SandboxServer, on_partial: str, state: str) -> None:
+    payload = {"advertiserId": "adv1", "nameFilter": "sandbox:partial"}
+    result = run_op(sandbox, STANDARD, kind="first_party_data", payload=payload, on_partial=on_partial)
+    assert result.task_states == {"op": state}
+    job_id = stored_job_id(sandbox)
+    assert f"job {job_id} ended PartialSuccess: " in result.logs["op"]
+    if state == "success":
+        assert result.xcom("op") == json.loads(result_text(2000))
+    else:
+        assert result.xcom("op")["status"] == "PartialSuccess" and result.xcom("op")["errors"]
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+def test_a_failed_job_fails_with_its_errors(sandbox: SandboxServer, deferrable: bool) -> None:
+    result = run_op(sandbox, GRAPHQL, query=f"{QUERY} # sandbox:failure", deferrable=deferrable)
+    assert result.task_states == {"op": "failed"}
+    job_id = stored_job_id(sandbox)
+    summary = result.xcom("op")
+    assert summary["job_id"] == job_id and summary["status"] == "Failure" and summary["errors"]
+    assert f"job {job_id} ended Failure: {summary['errors'][0]}" in result.logs["op"]
+
+
+def test_results_expired_says_the_results_are_gone_and_why(sandbox: SandboxServer) -> None:
+    sandbox.state.tradedesk.config.results_expire_seconds = 0
+    result = run_op(sandbox, STANDARD, kind="third_party_data", payload={"partnerId": "p1"})
+    assert result.task_states == {"op": "failed"}
+    log = result.logs["op"]
+    assert f"the results of job {stored_job_id(sandbox)} are gone (the job reports ResultsExpired)" in log
+    assert "keeps a job's results for 24 hours after it completes" in log
+
+
+def test_graphql_errors_on_submit_fail_before_waiting(sandbox: SandboxServer) -> None:
+    result = run_op(sandbox, GRAPHQL, query="query { sandbox:gql-error }")
+    assert result.task_states == {"op": "failed"}
+    log = result.logs["op"]
+    assert "refused the GraphQL bulk query: query: Syntax Error" in log
+    assert "Pausing task as DEFERRED" not in log
+    assert sandbox.state.tradedesk.submits == []
+
+
+def test_a_validate_only_update_returns_the_answer_without_waiting(sandbox: SandboxServer) -> None:
+    payload = {"input": [{"id": "c1", "name": "Q4"}], "validateInputOnly": True}
+    result = run_op(sandbox, STANDARD, kind="campaign_update", payload=payload)
+    assert result.task_states == {"op": "success"}
+    assert result.xcom("op")["data"]["campaigns"] == [{"id": "c1"}]
+    assert "Pausing task as DEFERRED" not in result.logs["op"]
+
+
+@pytest.mark.parametrize("deferrable", MODES)
+def test_a_retry_after_a_post_submit_failure_reattaches(sandbox: SandboxServer, deferrable: bool) -> None:
+    sandbox.state.add_fault("/tradedesk/graphqlbulkjob/", method="GET", status=404, count=1)
+    result = run_op(sandbox, GRAPHQL, query=QUERY, deferrable=deferrable, retries=1)
+    assert result.task_states == {"op": "success"}
+    assert result.try_numbers["op"] == 2
+    assert len(sandbox.state.tradedesk.submits) == 1  # ONE submit over both tries
+    assert "reattaching to 1 jobs submitted by earlier tries" in result.ti_logs[("op", -1, 2)]
+    assert result.xcom("op") == json.loads(result_text(2000))
+
+
+SENSOR_DAG = """
+from datetime import datetime
+
+from airflow.sdk import DAG
+
+from airflow_jobstatus.sensors.tradedesk import TradeDeskJobSensor
+
+with DAG(dag_id="tradedesk_sensor", schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
+    TradeDeskJobSensor(task_id="wait", job_id={job_id!r}, job_kind={kind!r}, poll_interval=0.3, timeout=60)
+"""
+
+
+@pytest.mark.parametrize(
+    ("kind", "outcome", "state"), [("graphql", "Success", "success"), ("legacy", "Failure", "failed")]
+)
+def test_sensor_waits_on_each_kind(sandbox: SandboxServer, kind: str, outcome: str, state: str) -> None:
+    job_id = sandbox.state.tradedesk.create_job(kind=kind, outcome=outcome, duration=1.5)
+    env = {"AIRFLOW_CONN_TRADEDESK_DEFAULT": tradedesk_connection(sandbox.url)}
+    result = run_dag(SENSOR_DAG.format(job_id=job_id, kind=kind), "tradedesk_sensor", env=env)
+    assert result.task_states == {"wait": state}
+    assert "Pausing task as DEFERRED" in result.logs["wait"]
+    assert CANARY_TOKEN not in result.output
+    if state == "success":
+        job = result.xcom("wait")
+        assert (job["id"], job["state"], job["extra"]) == (job_id, "succeeded", {"job_kind": kind})
+        assert "raw_result" not in job and job["result_url"]  # the inline result never goes to XCom
+    else:
+        assert f"job {job_id} ended Failure" in result.logs["wait"]
