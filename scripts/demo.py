@@ -1,9 +1,10 @@
 """`make demo`: run the example DAGs against the local sandbox, with no vendor account.
 
-Starts the sandbox on a free port and points ``zendesk_default`` and ``wistia_default`` at it. Creates
-a few Zendesk jobs in it (one clean, one with failed items, one quick) for the wait example, then
-bulk-updates 250 tickets with the operator example (the sandbox refuses one), and tags 250 Wistia media
-while trimming one. Runs each example DAG with ``airflow dags test`` (the CLI form of ``dag.test()``:
+Starts the sandbox on a free port and points the ``zendesk_default``, ``wistia_default`` and
+``tradedesk_default`` connections at it. Creates a few Zendesk jobs in it (one clean, one with failed
+items, one quick) for the wait example, then bulk-updates 250 tickets with the operator example (the
+sandbox refuses one), tags 250 Wistia media while trimming one, and streams a 5 MB Trade Desk GraphQL
+report to a file. Runs each example DAG with ``airflow dags test`` (the CLI form of ``dag.test()``:
 the triggerer's work runs in-process) and prints what happened. Airflow's home is ``.airflow/demo``
 (ignored by git); the metadata DB is created on first use.
 """
@@ -22,7 +23,7 @@ HOME = ROOT / ".airflow" / "demo"
 #: Log messages worth showing: progress lines, deferral, outcomes, failed items, errors.
 SHOWN = re.compile(
     r"^(job \w+|\d+ jobs? ended|Pausing task as DEFERRED|failed item|ticket \d+|Done\. Returned value"
-    r"|tag \d+ media|trim media"
+    r"|tag \d+ media|trim media|started GraphQL|result of job|file://"
     r"|.*Error)"
 )
 
@@ -114,6 +115,26 @@ def main() -> int:
                 f"  {wistia_submit.method} {wistia_submit.path}: {wistia_submit.count} media "
                 f"-> job {wistia_submit.job_id}"
             )
+
+        tradedesk = sandbox.state.tradedesk
+        tradedesk_conn = {
+            "conn_type": "jobstatus_tradedesk",
+            "host": f"{sandbox.url}/tradedesk",
+            "password": tradedesk.config.api_token,
+        }
+        env["AIRFLOW_CONN_TRADEDESK_DEFAULT"] = json.dumps(tradedesk_conn)
+        tradedesk.config.result_bytes = 5_000_000  # above the 1 MB inline limit: streamed to a file
+        reports = HOME / "reports"
+        ok = run_dag("tradedesk_graphql_report", {"output_base": f"file://{reports}"}, env) and ok
+        print("\nwhat the sandbox served for TradeDeskGraphQLBulkQueryOperator:")
+        for ttd_submit in tradedesk.submits:
+            print(f"  {ttd_submit.method} {ttd_submit.path} -> job {ttd_submit.job_id}")
+        print(
+            f"  result downloads: {len(tradedesk.downloads)}; requests to the result host with TTD-Auth: "
+            f"{len(tradedesk.auth_leaks)}"
+        )
+        for report in sorted(reports.glob("*.json")):
+            print(f"  {report}: {report.stat().st_size} bytes")
     print("\ndemo " + ("succeeded" if ok else "FAILED"))
     return 0 if ok else 1
 

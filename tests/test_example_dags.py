@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from airflow_harness import run_dag
-from conftest import CANARY_TOKEN, wistia_connection, zendesk_connection
+from conftest import CANARY_TOKEN, tradedesk_connection, wistia_connection, zendesk_connection
 
 from airflow_jobstatus.sandbox import SandboxServer
+from airflow_jobstatus.sandbox.tradedesk_jobs import row_count
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "example_dags"
 
@@ -87,3 +88,23 @@ def test_wistia_example_reports_a_failed_trim(sandbox: SandboxServer) -> None:
     assert result.task_states["report"] == "success"  # all_done: the report still runs
     assert result.xcom("report") == {"jobs": 2, "media_done": 5, "media_failed": 1}
     assert "it covered media introjobfail" in result.logs["trim_intro"]
+
+
+def test_tradedesk_graphql_report_example(sandbox: SandboxServer, tmp_path: Path) -> None:
+    result = run_dag(
+        (EXAMPLES / "tradedesk_graphql_report.py").read_text(),
+        "tradedesk_graphql_report",
+        env={"AIRFLOW_CONN_TRADEDESK_DEFAULT": tradedesk_connection(sandbox.url)},
+        conf={"partner_id": "partner42", "output_base": f"file://{tmp_path}"},
+    )
+    assert result.task_states == {"run_report": "success", "read_report": "success"}
+    (submit,) = sandbox.state.tradedesk.submits
+    assert 'advertisers(partnerId: "partner42")' in submit.body["query"]
+    stored = result.xcom("run_report")
+    (written,) = tmp_path.glob("advertisers-*.json")
+    assert stored["path"] == f"file://{written}" and stored["size"] == written.stat().st_size
+    assert result.xcom("read_report") == {"bytes": stored["size"], "data": {"rows": row_count(2000)}}
+    assert "sha256 ok" in result.logs["read_report"]
+    assert "Pausing task as DEFERRED" in result.logs["run_report"]
+    assert CANARY_TOKEN not in result.output
+    assert sandbox.state.tradedesk.auth_leaks == []
