@@ -160,14 +160,16 @@ def test_bad_input_fails_before_any_request(sandbox: SandboxServer, tradedesk_co
         hook.submit_standard_job("first_party_data", {"advertiser_id": "a"})
     with pytest.raises(ConfigurationError, match="kind must be one of first_party_data"):
         hook.submit_standard_job("campaigns", {})
-    with pytest.raises(ConfigurationError, match="is not a Trade Desk job id"):
+    with pytest.raises(
+        ConfigurationError, match="'abc' is not a job id of The Trade Desk: it must be digits"
+    ):
         hook.get_job("abc")
     assert sandbox.state.requests == []
 
 
 def test_a_400_shows_the_problem_details(sandbox: SandboxServer, tradedesk_conn: str) -> None:
     with pytest.raises(PermanentVendorError) as raised:
-        TradeDeskHook(tradedesk_conn)._submit(
+        TradeDeskHook(tradedesk_conn).submit_request(
             "POST", "/standardjob/firstpartydata", {}, "a first-party data job"
         )
     assert raised.value.status == 400

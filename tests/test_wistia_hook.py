@@ -68,7 +68,7 @@ def test_unknown_job_is_not_found_naming_it(sandbox: SandboxServer, wistia_conn:
 
 
 def test_a_non_integer_job_id_fails_before_any_request(sandbox: SandboxServer, wistia_conn: str) -> None:
-    with pytest.raises(ConfigurationError, match="'abc' is not a Wistia background job id"):
+    with pytest.raises(ConfigurationError, match="'abc' is not a job id of Wistia: it must be digits"):
         WistiaHook(wistia_conn).get_job("abc")
     assert sandbox.state.requests == []
 

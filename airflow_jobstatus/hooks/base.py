@@ -21,6 +21,7 @@ from airflow_jobstatus.errors import (
     JobNotFoundError,
     PermanentVendorError,
     TransientVendorError,
+    VendorAuthError,
     VendorResponseError,
 )
 from airflow_jobstatus.models import Job
@@ -90,6 +91,37 @@ class JobHook(BaseHook):
     def job_for_xcom(cls, job: Job) -> dict[str, Any]:
         """How a job goes into XCom (a vendor whose jobs carry large inline results leaves them out)."""
         return job.to_dict()
+
+    @classmethod
+    def error_detail(cls, payload: Any) -> str | None:
+        """The vendor's error body (already parsed JSON) on one line, for refused submits; None if unknown."""
+        return None
+
+    def per_job_requests(self, job_ids: Sequence[str], path_template: str) -> list[ReadRequest]:
+        """One GET per job on ``path_template`` (``{id}`` replaced), for vendors whose ids are digits and
+        who have no batch read; an id that is not digits fails before any request."""
+        for job_id in job_ids:
+            if not job_id.isdigit():
+                raise ConfigurationError(
+                    f"job_id {job_id!r} is not a job id of {self.vendor}: it must be digits"
+                )
+        return [ReadRequest((job_id,), path_template.format(id=job_id)) for job_id in job_ids]
+
+    def submit_request(self, method: str, path: str, body: Any, what: str) -> Any:
+        """Send a job-creating request once (never retried: it could create a second job) and return
+        its parsed answer. A refusal (4xx other than auth) names what was refused and the vendor's
+        reason (:meth:`error_detail`)."""
+        try:
+            return self.transport.request_json(method, path, json_body=body, retry=False)
+        except PermanentVendorError as error:
+            if isinstance(error, VendorAuthError) or error.status is None or error.status >= 500:
+                raise
+            detail = self.error_detail(error.payload) or str(error)
+            raise PermanentVendorError(
+                f"{self.vendor} refused {what} ({method} {path}, HTTP {error.status}): {detail}",
+                status=error.status,
+                payload=error.payload,
+            ) from None
 
     # --- sync (workers) -----------------------------------------------------------------------
     @property

@@ -16,7 +16,6 @@ from airflow_jobstatus.errors import (
     ConfigurationError,
     NoJobCreated,
     PermanentVendorError,
-    VendorAuthError,
 )
 from airflow_jobstatus.hooks.base import JobHook, ReadRequest
 from airflow_jobstatus.hooks.tradedesk_models import (
@@ -102,11 +101,7 @@ class TradeDeskHook(JobHook):
 
     def read_requests(self, job_ids: Sequence[str]) -> list[ReadRequest]:
         """One GET per job on the status path of ``job_kind`` (there is no batch read)."""
-        for job_id in job_ids:
-            if not job_id.isdigit():
-                raise ConfigurationError(f"job_id {job_id!r} is not a Trade Desk job id (digits)")
-        path = STATUS_PATHS[self.job_kind]
-        return [ReadRequest((job_id,), path.format(id=job_id)) for job_id in job_ids]
+        return self.per_job_requests(job_ids, STATUS_PATHS[self.job_kind])
 
     def parse_jobs(self, request: ReadRequest, payload: Any) -> list[Job]:
         """The job in a status answer."""
@@ -116,6 +111,11 @@ class TradeDeskHook(JobHook):
                 f"{payload.get('errors') or 'no reason given'}"
             )
         return [parse_job(payload, self.job_kind)]
+
+    @classmethod
+    def error_detail(cls, payload: Any) -> str | None:
+        """A ProblemDetails body on one line: ``title: detail``."""
+        return problem_text(payload)
 
     def check_request(self) -> ReadRequest:
         """A status read of job 0, which does not exist: a 404 proves the token was accepted."""
@@ -147,7 +147,7 @@ class TradeDeskHook(JobHook):
             body["callbackInput"] = callback
         if beta_features:
             body["betaFeatures"] = beta_features
-        payload = self._submit("POST", "/graphqlbulkqueryjob", body, "a GraphQL bulk query job")
+        payload = self.submit_request("POST", "/graphqlbulkqueryjob", body, "a GraphQL bulk query job")
         errors = graphql_submit_errors(payload)
         if errors:
             raise PermanentVendorError(
@@ -169,25 +169,12 @@ class TradeDeskHook(JobHook):
         if call is None:
             raise ConfigurationError(f"kind must be one of {', '.join(STANDARD_JOBS)}, not {kind!r}")
         body = check_payload(call, payload)
-        answer = self._submit(call.method, call.path, body, call.what)
+        answer = self.submit_request(call.method, call.path, body, call.what)
         job_id = answer.get("id") if isinstance(answer, dict) else None
         if job_id is None:
             raise NoJobCreated(f"{VENDOR} answered {call.what} without starting a job", payload=answer)
         self.log.info("started %s: job %s", call.what, job_id)
         return Job(vendor="tradedesk", id=str(job_id), state=JobState.QUEUED, vendor_status="Accepted")
-
-    def _submit(self, method: str, path: str, body: dict[str, Any], what: str) -> Any:
-        try:
-            return self.transport.request_json(method, path, json_body=body, retry=False)
-        except PermanentVendorError as error:
-            if isinstance(error, VendorAuthError) or error.status is None or error.status >= 500:
-                raise
-            detail = problem_text(error.payload) or str(error)
-            raise PermanentVendorError(
-                f"{VENDOR} refused {what} ({method} {path}, HTTP {error.status}): {detail}",
-                status=error.status,
-                payload=error.payload,
-            ) from None
 
     # --- results --------------------------------------------------------------------------------
     @contextmanager

@@ -17,8 +17,6 @@ from pydantic import BaseModel
 from airflow_jobstatus.connection import ConnectionFields, base_url_from_host
 from airflow_jobstatus.errors import (
     ConfigurationError,
-    PermanentVendorError,
-    VendorAuthError,
 )
 from airflow_jobstatus.hooks.base import JobHook, ReadRequest, validated
 from airflow_jobstatus.hooks.wistia_calls import (
@@ -161,14 +159,16 @@ class WistiaHook(JobHook):
 
     def read_requests(self, job_ids: Sequence[str]) -> list[ReadRequest]:
         """One ``GET /background_job_status/{id}`` per job (Wistia has no batch read)."""
-        for job_id in job_ids:
-            if not job_id.isdigit():
-                raise ConfigurationError(f"job_id {job_id!r} is not a Wistia background job id (an integer)")
-        return [ReadRequest((job_id,), f"/background_job_status/{job_id}") for job_id in job_ids]
+        return self.per_job_requests(job_ids, "/background_job_status/{id}")
 
     def parse_jobs(self, request: ReadRequest, payload: Any) -> list[Job]:
         """The job in a status answer."""
         return [parse_job(payload)]
+
+    @classmethod
+    def error_detail(cls, payload: Any) -> str | None:
+        """Wistia's error body (field errors included) on one line."""
+        return error_text(payload)
 
     def check_request(self) -> ReadRequest:
         """``GET /account``: any token may read it."""
@@ -178,20 +178,8 @@ class WistiaHook(JobHook):
     def submit(self, call: WistiaCall) -> Job:
         """Send one job-creating call (built by :mod:`~airflow_jobstatus.hooks.wistia_calls`) once."""
         pace = self.move_window.turn() if call.path == "/medias/move" else nullcontext(0.0)
-        try:
-            with pace:
-                payload = self.transport.request_json(
-                    call.method, call.path, json_body=call.body, retry=False
-                )
-        except PermanentVendorError as error:
-            if isinstance(error, VendorAuthError) or error.status is None or error.status >= 500:
-                raise
-            detail = error_text(error.payload) or str(error)
-            raise PermanentVendorError(
-                f"{VENDOR} refused to {call.what} ({call.method} {call.path}, HTTP {error.status}): {detail}",
-                status=error.status,
-                payload=error.payload,
-            ) from None
+        with pace:
+            payload = self.submit_request(call.method, call.path, call.body, f"to {call.what}")
         job = parse_job(payload)
         self.log.info("%s: job %s (%s)", call.what, job.id, job.message or job.vendor_status)
         return job
