@@ -18,10 +18,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from airflow_jobstatus.errors import ConfigurationError, PermanentVendorError, TransientVendorError
@@ -159,6 +161,26 @@ def object_storage_path(output_path: str) -> Any:
     if path.protocol in ("file", "local"):
         path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def check_output_path(output_path: str) -> None:
+    """Fail before any request when ``output_path`` is malformed, or a local folder that cannot be written.
+    (Remote object stores are checked when written: probing them would need their credentials now.)"""
+    path = object_storage_path_or_error(output_path)
+    if path.protocol in ("file", "local"):
+        folder = Path(str(path.parent.path))
+        if not os.access(folder, os.W_OK):
+            raise ConfigurationError(f"output_path {output_path!r}: the folder {folder} cannot be written")
+
+
+def object_storage_path_or_error(output_path: str) -> Any:
+    """:func:`object_storage_path`, any failure restated as a ConfigurationError naming output_path."""
+    try:
+        return object_storage_path(output_path)
+    except ConfigurationError:
+        raise
+    except Exception as error:
+        raise ConfigurationError(f"output_path {output_path!r} cannot be used: {error}") from None
 
 
 def parse_document(text: str, job_id: str) -> Any:

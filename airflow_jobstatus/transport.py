@@ -28,7 +28,7 @@ from airflow_jobstatus.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
 log = logging.getLogger(__name__)
 
@@ -157,6 +157,23 @@ def _json_or_none(body: bytes) -> Any:
         return None
 
 
+def parsed(
+    target: ApiTarget, method: str, url: str, status: int, payload: Any, parse: Callable[[Any], Any] | None
+) -> Any:
+    """``parse(payload)``, with a shape error restated as where it came from (URL, status, body start)."""
+    if parse is None:
+        return payload
+    try:
+        return parse(payload)
+    except VendorResponseError as error:
+        excerpt = body_excerpt(json.dumps(payload, default=str).encode())
+        raise VendorResponseError(
+            f"{target.vendor} answered {method} {without_query(url)} with HTTP {status}, but {error}. "
+            f"The body starts: {excerpt!r}",
+            status=status,
+        ) from None
+
+
 def is_retryable(error: Exception) -> bool:
     """True for failures worth another try of an idempotent request."""
     return isinstance(error, (TransientVendorError, VendorResponseError))
@@ -187,18 +204,24 @@ class SyncTransport:
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         retry: bool | None = None,
+        parse: Callable[[Any], Any] | None = None,
     ) -> Any:
-        """Send a request and return its parsed JSON; reads are retried, writes only if ``retry``."""
+        """Send a request and return its parsed JSON (or ``parse(json)``); reads are retried, writes only
+        if ``retry``. A ``parse`` that raises VendorResponseError (a shape that fails validation) is
+        retried like a broken body, then reported with the URL, the status and the body's start."""
         attempts = self.retry.attempts_for(method, retry)
         url = self.target.url(path_or_url)
         for attempt in range(1, attempts + 1):
             try:
-                return self._send(method, url, params, json_body)
+                status, payload = self._send(method, url, params, json_body)
+                return parsed(self.target, method, url, status, payload, parse)
             except Exception as error:
                 time.sleep(wait_before_retry(self.retry, error, attempt, attempts))
         raise AssertionError("unreachable")
 
-    def _send(self, method: str, url: str, params: Mapping[str, str] | None, json_body: Any) -> Any:
+    def _send(
+        self, method: str, url: str, params: Mapping[str, str] | None, json_body: Any
+    ) -> tuple[int, Any]:
         try:
             response = self._session.request(
                 method,
@@ -214,7 +237,7 @@ class SyncTransport:
                 f"could not reach {self.target.vendor} ({method} {without_query(url)}): "
                 f"{type(error).__name__}"
             ) from None
-        return interpret_response(
+        return response.status_code, interpret_response(
             self.target, method, response.url, response.status_code, response.headers, response.content
         )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -21,6 +21,7 @@ from airflow_jobstatus.transport import (
     ApiTarget,
     RetryPolicy,
     interpret_response,
+    parsed,
     wait_before_retry,
     without_query,
 )
@@ -82,18 +83,22 @@ class AsyncTransport:
         params: Mapping[str, str] | None = None,
         json_body: Any = None,
         retry: bool | None = None,
+        parse: Callable[[Any], Any] | None = None,
     ) -> Any:
-        """Send a request and return its parsed JSON; reads are retried, writes only if ``retry``."""
+        """Async twin of :meth:`~airflow_jobstatus.transport.SyncTransport.request_json`."""
         attempts = self.retry.attempts_for(method, retry)
         url = self.target.url(path_or_url)
         for attempt in range(1, attempts + 1):
             try:
-                return await self._send(method, url, params, json_body)
+                status, payload = await self._send(method, url, params, json_body)
+                return parsed(self.target, method, url, status, payload, parse)
             except Exception as error:
                 await asyncio.sleep(wait_before_retry(self.retry, error, attempt, attempts))
         raise AssertionError("unreachable")
 
-    async def _send(self, method: str, url: str, params: Mapping[str, str] | None, json_body: Any) -> Any:
+    async def _send(
+        self, method: str, url: str, params: Mapping[str, str] | None, json_body: Any
+    ) -> tuple[int, Any]:
         try:
             async with self._session.request(
                 method,
@@ -105,7 +110,7 @@ class AsyncTransport:
                 allow_redirects=False,
             ) as response:
                 body = await response.read()
-                return interpret_response(
+                return response.status, interpret_response(
                     self.target, method, str(response.url), response.status, response.headers, body
                 )
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:

@@ -222,3 +222,31 @@ def test_sensor_waits_on_each_kind(sandbox: SandboxServer, kind: str, outcome: s
         assert "raw_result" not in job and job["result_url"]  # the inline result never goes to XCom
     else:
         assert f"job {job_id} ended Failure" in result.logs["wait"]
+
+
+def test_a_download_cut_halfway_is_retried_and_never_left_truncated(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    size = 5_000_000
+    config = sandbox.state.tradedesk.config
+    config.raw_result_limit, config.cut_downloads = 1000, 1
+    target = tmp_path / "cut.json"
+    result = run_op(sandbox, GRAPHQL, query=f"{QUERY} # sandbox:bytes={size}", output_path=str(target))
+    assert result.task_states == {"op": "success"}
+    job_id = stored_job_id(sandbox)
+    assert sandbox.state.tradedesk.downloads == [job_id, job_id]  # cut once, then whole
+    assert result.xcom("op")["sha256"] == result_sha256(size)
+    assert target.stat().st_size == result_size(size)
+    assert "downloading again" in result.logs["op"]
+
+
+def test_an_output_path_that_cannot_be_written_fails_before_any_request(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    not_a_folder = tmp_path / "report.json"
+    not_a_folder.write_text("{}")  # a file where the output folder should be: nothing can go under it
+    target = not_a_folder / "r.json"
+    result = run_op(sandbox, GRAPHQL, query=QUERY, output_path=str(target))
+    assert result.task_states == {"op": "failed"}
+    assert f"output_path '{target}' cannot be used: " in result.logs["op"]
+    assert sandbox.state.requests == []

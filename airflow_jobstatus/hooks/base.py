@@ -7,7 +7,7 @@ how a response becomes :class:`~airflow_jobstatus.models.Job` objects (:meth:`Jo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
@@ -147,10 +147,12 @@ class JobHook(BaseHook):
         found: dict[str, Job] = {}
         for request in self.read_requests(ids):
             try:
-                payload = self.transport.request_json("GET", request.path, params=request.params)
+                jobs = self.transport.request_json(
+                    "GET", request.path, params=request.params, parse=self._parser(request)
+                )
             except PermanentVendorError as error:
                 raise self._not_found(request.job_ids, error) from None
-            found.update((job.id, job) for job in self.parse_jobs(request, payload))
+            found.update((job.id, job) for job in jobs)
         return self._in_order(ids, found)
 
     # --- async (triggers) ---------------------------------------------------------------------
@@ -176,10 +178,12 @@ class JobHook(BaseHook):
         found: dict[str, Job] = {}
         for request in self.read_requests(ids):
             try:
-                payload = await transport.request_json("GET", request.path, params=request.params)
+                jobs = await transport.request_json(
+                    "GET", request.path, params=request.params, parse=self._parser(request)
+                )
             except PermanentVendorError as error:
                 raise self._not_found(request.job_ids, error) from None
-            found.update((job.id, job) for job in self.parse_jobs(request, payload))
+            found.update((job.id, job) for job in jobs)
         return self._in_order(ids, found)
 
     async def _async_target(self) -> ApiTarget:
@@ -207,6 +211,10 @@ class JobHook(BaseHook):
         return True, f"connected to {self.vendor} at {self.transport.target.base_url}"
 
     # --- shared plumbing ----------------------------------------------------------------------
+    def _parser(self, request: ReadRequest) -> Callable[[Any], list[Job]]:
+        """``parse_jobs`` for one request, run inside the transport's retries (a bad shape is retried)."""
+        return lambda payload: self.parse_jobs(request, payload)
+
     def _not_found(self, job_ids: Sequence[str], error: PermanentVendorError) -> PermanentVendorError:
         if error.status != 404:
             return error

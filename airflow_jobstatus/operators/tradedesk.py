@@ -25,7 +25,7 @@ from airflow_jobstatus.ledger import LEDGER_KEY, Ledger
 from airflow_jobstatus.models import Job, JobState
 from airflow_jobstatus.operators.base import SubmitJobOperator
 from airflow_jobstatus.outcomes import Verdict, judge
-from airflow_jobstatus.results import DEFAULT_INLINE_LIMIT
+from airflow_jobstatus.results import DEFAULT_INLINE_LIMIT, check_output_path
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -81,7 +81,9 @@ class TradeDeskJobOperator(SubmitJobOperator):
         return {"job_kind": self.job_kind}
 
     def prepare_items(self) -> list[Any]:
-        """The one request this task sends."""
+        """The one request this task sends; ``output_path`` is checked before it goes."""
+        if self.output_path:
+            check_output_path(self.output_path)
         return [self.request()]
 
     def publish_job_ids(self, context: Context, ledger: Ledger) -> None:

@@ -218,13 +218,23 @@ async def download(request: web.Request) -> web.StreamResponse:
             raise TradeDeskProblem(403, "the link has expired")
         ttd.downloads.append(job.id)
         chunk = config.download_chunk
+        cut = config.cut_downloads > 0
+        config.cut_downloads -= 1 if cut else 0
+    size = result_size(job.result_bytes)
     response = web.StreamResponse(status=200)
     response.content_type = "application/json"
-    response.content_length = result_size(job.result_bytes)
+    response.content_length = size
     await response.prepare(request)
     try:
+        sent = 0
         for piece in iter_result(job.result_bytes, chunk):
+            if cut and sent + len(piece) > size // 2:  # a cut-off download: half the bytes, then hang up
+                await response.write(piece[: size // 2 - sent])
+                if request.transport is not None:
+                    request.transport.close()
+                return response
             await response.write(piece)
+            sent += len(piece)
         await response.write_eof()
     except ConnectionResetError:  # the client went away mid-download
         pass

@@ -45,7 +45,7 @@ class TradeDeskSandboxConfig:
     bytes. Results are gone `results_expire_seconds` after completion; a download link answers 403
     `link_seconds` after completion. `snake_case` renders status answers with snake_case keys.
     `requests_per_minute` limits authenticated API requests (429). Downloads are written in chunks of
-    `download_chunk` bytes.
+    `download_chunk` bytes; the next `cut_downloads` downloads stop halfway and hang up.
     """
 
     api_token: str = "sandbox-ttd-token"
@@ -58,6 +58,7 @@ class TradeDeskSandboxConfig:
     snake_case: bool = False
     requests_per_minute: int | None = None
     download_chunk: int = 1 << 20
+    cut_downloads: int = 0
 
 
 # ----- result documents: {"data":{"rows":[ROW,ROW,...]}} with rows of ROW_BYTES bytes each -----

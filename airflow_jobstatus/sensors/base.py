@@ -86,8 +86,12 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
         return None
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        """One read in worker mode: done when every job has ended."""
-        jobs = self.hook.get_jobs(self.job_ids())
+        """One read in worker mode: done when every job has ended (a transient failure: not yet)."""
+        try:
+            jobs = self.hook.get_jobs(self.job_ids())
+        except TransientVendorError as error:
+            self.log.warning("%s; still waiting", error)
+            return False
         self._reporter.report(jobs)
         self._last_jobs = jobs
         if not all(job.state.is_terminal for job in jobs):

@@ -177,7 +177,13 @@ class JobTrigger(BaseTrigger):
                 while True:
                     delay = self.poll_interval
                     try:
-                        jobs = await poller.read(self.job_ids)
+                        # A read's own retries (a long Retry-After) never carry the wait past its deadline.
+                        remaining = max(self.deadline - time.time(), 0.001)
+                        jobs = await asyncio.wait_for(poller.read(self.job_ids), timeout=remaining)
+                    except asyncio.TimeoutError:
+                        progress = reporter.describe(jobs) or "no status could be read"
+                        message = f"the wait reached its deadline while the vendor held back: {progress}"
+                        return WaitEvent.of("timeout", message, jobs, self.resume)
                     except TransientVendorError as error:
                         self.log.warning(f"{error}; still waiting")
                         delay = max(delay, error.retry_after or 0.0)
