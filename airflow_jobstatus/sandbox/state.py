@@ -6,6 +6,7 @@ thread while the server's event loop thread answers requests.
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from collections.abc import Callable
@@ -59,7 +60,8 @@ class Fault:
     `status=None` only delays (`delay` seconds) and then lets the request through; `reset=True` closes the
     connection without any response; `drop_response=True` lets the request be handled (a submit creates
     its job) and then closes the connection, as when an answer is lost on the way back; `count=None` keeps
-    the fault until it is cleared.
+    the fault until it is cleared. `probability` below 1 makes it strike only that share of the matching
+    requests (the others pass untouched and use up nothing): background noise for soak tests.
     """
 
     path_prefix: str = "/"
@@ -73,6 +75,7 @@ class Fault:
     reset: bool = False
     headers: dict[str, str] = field(default_factory=dict)
     drop_response: bool = False
+    probability: float = 1.0
 
     def matches(self, method: str, path: str) -> bool:
         """Tell whether this fault applies to a request."""
@@ -97,6 +100,7 @@ class SandboxState:
         self.clock = clock
         self.requests: list[RequestRecord] = []
         self.faults: list[Fault] = []
+        self.random = random.Random(1234)  # probabilistic faults strike the same requests run after run
         self.zendesk = ZendeskState(zendesk or ZendeskSandboxConfig(), self.lock, clock)
         self.wistia = WistiaState(wistia or WistiaSandboxConfig(), self.lock, clock)
         self.tradedesk = TradeDeskState(tradedesk or TradeDeskSandboxConfig(), self.lock, clock)
@@ -115,6 +119,7 @@ class SandboxState:
         reset: bool = False,
         headers: dict[str, str] | None = None,
         drop_response: bool = False,
+        probability: float = 1.0,
     ) -> Fault:
         """Inject a fault (see `Fault`); it applies before authentication, as a proxy's would."""
         fault = Fault(
@@ -129,6 +134,7 @@ class SandboxState:
             reset=reset,
             headers=dict(headers or {}),
             drop_response=drop_response,
+            probability=probability,
         )
         with self.lock:
             self.faults.append(fault)
@@ -139,6 +145,8 @@ class SandboxState:
         with self.lock:
             for fault in self.faults:
                 if not fault.matches(method, path):
+                    continue
+                if fault.probability < 1.0 and self.random.random() >= fault.probability:
                     continue
                 if fault.count is not None:
                     fault.count -= 1
