@@ -1,0 +1,84 @@
+"""The canary token of every test connection appears nowhere Airflow or the sandbox kept it.
+
+Named to run last: by then every earlier test's DAG runs are in the metadata DB. It runs its own DAGs
+first (each vendor, deferred, a result download, a rejected token), so it scans something even alone:
+every table of the metadata DB (XCom, rendered template fields, task instances, the task state store,
+serialized triggers, decrypted), every file under AIRFLOW_HOME, and the sandbox's request log.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from airflow_harness import run_dag
+from conftest import CANARY_TOKEN, tradedesk_connection, wistia_connection, zendesk_connection
+
+from airflow_jobstatus.sandbox import SandboxServer
+
+DAG = """
+from datetime import datetime
+
+from airflow.sdk import DAG
+
+from airflow_jobstatus.operators.tradedesk import TradeDeskGraphQLBulkQueryOperator
+from airflow_jobstatus.sensors.wistia import WistiaJobSensor
+from airflow_jobstatus.sensors.zendesk import ZendeskJobSensor
+
+with DAG(dag_id="canary_scan", schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
+    ZendeskJobSensor(task_id="zendesk", job_id={zendesk!r}, poll_interval=0.3)
+    WistiaJobSensor(task_id="wistia", job_id={wistia!r}, poll_interval=0.3)
+    TradeDeskGraphQLBulkQueryOperator(
+        task_id="tradedesk",
+        query="query {{ a }} # sandbox:bytes=3000000",
+        output_path={output!r},
+        poll_interval=0.3,
+    )
+    ZendeskJobSensor(task_id="rejected", job_id={zendesk!r}, zendesk_conn_id="zendesk_wrong")
+"""
+
+
+def test_the_canary_token_is_nowhere(sandbox: SandboxServer, tmp_path: Path) -> None:
+    sandbox.state.tradedesk.config.raw_result_limit = 1000
+    source = DAG.format(
+        zendesk=sandbox.state.zendesk.create_job(total=2, duration=1.5),
+        wistia=str(sandbox.state.wistia.create_job(duration=1.5)),
+        output=str(tmp_path / "result.json"),
+    )
+    env = {
+        "AIRFLOW_CONN_ZENDESK_DEFAULT": zendesk_connection(sandbox.url),
+        "AIRFLOW_CONN_WISTIA_DEFAULT": wistia_connection(sandbox.url),
+        "AIRFLOW_CONN_TRADEDESK_DEFAULT": tradedesk_connection(sandbox.url),
+        "AIRFLOW_CONN_ZENDESK_WRONG": zendesk_connection(sandbox.url, password=f"x{CANARY_TOKEN}"),
+    }
+    result = run_dag(source, "canary_scan", env=env)
+    assert result.task_states == {
+        "zendesk": "success",
+        "wistia": "success",
+        "tradedesk": "success",
+        "rejected": "failed",
+    }
+    assert "rejected by Zendesk" in result.logs["rejected"]
+    assert CANARY_TOKEN not in result.output
+
+    database = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
+    with sqlite3.connect(database) as db:
+        dump = "\n".join(db.iterdump())
+        xcoms = db.execute("SELECT count(*) FROM xcom").fetchone()[0]
+        triggers = [row[0] for row in db.execute("SELECT kwargs FROM trigger")]
+    assert xcoms > 0 and "canary_scan" in dump
+    assert CANARY_TOKEN not in dump
+
+    from airflow.models.trigger import Trigger
+
+    for encrypted in triggers:
+        assert CANARY_TOKEN not in repr(Trigger._decrypt_kwargs(encrypted))
+
+    files = [path for path in Path(os.environ["AIRFLOW_HOME"]).rglob("*") if path.is_file()]
+    assert files
+    assert [path for path in files if CANARY_TOKEN.encode() in path.read_bytes()] == []
+
+    with sandbox.state.lock:
+        assert CANARY_TOKEN not in repr(sandbox.state.requests)
+    assert sandbox.state.tradedesk.downloads and sandbox.state.tradedesk.auth_leaks == []
