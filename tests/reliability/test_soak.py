@@ -149,3 +149,37 @@ def test_500_waits_outlive_a_minute_of_faulty_answers(
     assert len(results) == sum(WAITS.values())
     assert elapsed >= SOAK_SECONDS
     assert faulty / reads >= 0.03  # the noise really was there
+
+
+@pytest.mark.soak
+def test_waits_outlive_a_two_minute_outage(soak_sandbox: SandboxServer) -> None:
+    outage = 120.0
+    jobs = {vendor: create(soak_sandbox, vendor, outage + 5, failing=False) for vendor in WAITS}
+    waits = [
+        Wait(
+            vendor,
+            job_id,
+            ("ended", "succeeded"),
+            JobTrigger(HOOKS[vendor], f"{vendor}_default", [job_id], 2.0, time.time() + 400),
+        )
+        for vendor, job_id in jobs.items()
+    ]
+    for prefix in ("/api/v2/job_statuses/", "/wistia/background_job_status/", "/tradedesk/standardjob/"):
+        soak_sandbox.state.add_fault(prefix, method="GET", status=503, count=None)
+
+    async def outage_then_recovery() -> list[tuple[Wait, list[WaitEvent]]]:
+        async def recover() -> None:
+            await asyncio.sleep(outage)
+            soak_sandbox.state.clear_faults()
+
+        *results, _ = await asyncio.gather(*(run_to_end(wait) for wait in waits), recover())
+        return results
+
+    started = time.monotonic()
+    results = asyncio.run(outage_then_recovery())
+    assert time.monotonic() - started >= outage
+    for wait, events in results:
+        assert [(event.outcome, event.jobs[0].state) for event in events] == [wait.expected], wait.vendor
+    with soak_sandbox.state.lock:
+        refused = sum(1 for r in soak_sandbox.state.requests if r.status == 503)
+    assert refused >= 3 * 10  # every wait kept trying through the outage
