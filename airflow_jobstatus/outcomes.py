@@ -41,6 +41,15 @@ class Verdict:
         return "\n".join(lines)
 
 
+#: Job states in which a job did not finish its work.
+UNFINISHED_ENDS = (JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED)
+
+
+def end_reason(job: Job) -> str:
+    """Why a job ended as it did, for failure lines: its message, else its errors."""
+    return job.message or "; ".join(job.errors) or "no reason given"
+
+
 def count_states(jobs: Sequence[Job]) -> str:
     """How many jobs ended in each state, e.g. ``3 jobs ended: 2 succeeded, 1 partial``."""
     counts: dict[str, int] = {}
@@ -55,9 +64,8 @@ def judge(jobs: Sequence[Job], on_partial: OnPartial) -> Verdict:
     failures: list[str] = []
     warnings: list[str] = []
     for job in jobs:
-        if job.state in (JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED):
-            reason = job.message or "; ".join(job.errors) or "no reason given"
-            failures.append(f"job {job.id} ended {job.vendor_status}: {reason}")
+        if job.state in UNFINISHED_ENDS:
+            failures.append(f"job {job.id} ended {job.vendor_status}: {end_reason(job)}")
         item_lines = [f"job {job.id} item {item.describe()}" for item in job.failed_items]
         if job.state is JobState.PARTIAL and not item_lines:  # a vendor that reports errors, not items
             reason = "; ".join(job.errors) or job.message or "some of its work failed"

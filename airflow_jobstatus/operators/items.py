@@ -8,10 +8,7 @@ from typing import Any
 
 from airflow_jobstatus.ledger import JobRecord, describe_indexes
 from airflow_jobstatus.models import ItemResult, Job, JobState
-from airflow_jobstatus.outcomes import OnPartial, Verdict, count_states
-
-#: Job states in which a job did not finish its work.
-UNFINISHED_ENDS = (JobState.FAILED, JobState.CANCELLED, JobState.EXPIRED)
+from airflow_jobstatus.outcomes import UNFINISHED_ENDS, OnPartial, Verdict, count_states, end_reason
 
 
 def job_level_results(job: Job, indexes: Sequence[int]) -> dict[int, ItemResult]:
@@ -80,7 +77,7 @@ def merge_results(
         job = jobs[job_id]
         if job.state in UNFINISHED_ENDS:
             covered = [i for i in record.items if owners.get(i) is record]
-            reason = job.message or "; ".join(job.errors) or "no reason given"
+            reason = end_reason(job)
             failures.append(
                 f"job {job.id} ended {job.vendor_status} ({reason}); it covered {describe_indexes(covered)}"
             )
@@ -145,7 +142,7 @@ def judge_job_outcomes(
     for outcome in outcomes:
         job = outcome.job
         if not outcome.finished:
-            reason = job.message or "; ".join(job.errors) or "no reason given"
+            reason = end_reason(job)
             lines.append(
                 f"job {job.id} ended {job.vendor_status} ({reason}); it covered {describe(outcome.covered)}"
             )
