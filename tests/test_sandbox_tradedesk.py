@@ -208,7 +208,8 @@ def test_download_link_expiry_and_unknown_links(sandbox: SandboxServer) -> None:
     running = ttd.create_job(duration=100)
     results = f"{sandbox.url}/tradedesk-results"
     not_yet = f"{results}/{running}/{ttd.jobs[running].key}"
-    for bad_url in (url[:-1] + "0", url.replace(f"/{job_id}/", "/42/"), f"{results}/x", not_yet):
+    wrong_key = url[:-1] + ("1" if url.endswith("0") else "0")  # the key is random hex: always change it
+    for bad_url in (wrong_key, url.replace(f"/{job_id}/", "/42/"), f"{results}/x", not_yet):
         assert_problem(requests.get(bad_url, timeout=5), 404)
     CLOCK.now = created + 5
     assert_problem(requests.get(url, timeout=5), 403, "the link has expired")
