@@ -12,6 +12,15 @@ TRADEDESK = "The Trade Desk Workflows jobs"
 _SECRET = {"type": ["string", "null"], "format": "password"}
 
 
+def _budget_field(default: int, why: str) -> dict[str, Any]:
+    """The form field of the triggerer's rate budget (extra ``requests_per_minute``)."""
+    return {
+        "label": "Triggerer requests per minute",
+        "description": f"Most status reads a minute, all waits on this connection. Empty: {default} ({why}).",
+        "schema": {"type": ["integer", "null"], "minimum": 1},
+    }
+
+
 def _zendesk_connection() -> dict[str, Any]:
     return {
         "connection-type": "jobstatus_zendesk",
@@ -36,6 +45,7 @@ def _zendesk_connection() -> dict[str, Any]:
                 "description": "Sent as 'Authorization: Bearer'; used instead of the API token when set.",
                 "schema": _SECRET,
             },
+            "requests_per_minute": _budget_field(100, "half of the Team plan's account limit"),
         },
     }
 
@@ -59,6 +69,7 @@ def _wistia_connection() -> dict[str, Any]:
                 "description": "Sent as X-Wistia-API-Version (YYYY-MM). Empty: 2026-03.",
                 "schema": {"type": ["string", "null"], "pattern": "^(\\d{4}-\\d{2})?$"},
             },
+            "requests_per_minute": _budget_field(300, "half of the account limit"),
         },
     }
 
@@ -82,6 +93,7 @@ def _tradedesk_connection() -> dict[str, Any]:
                 "description": "production (api.thetradedesk.com) or sandbox (ext-api.sb.thetradedesk.com).",
                 "schema": {"type": ["string", "null"], "enum": ["production", "sandbox", None]},
             },
+            "requests_per_minute": _budget_field(300, "no documented limit"),
         },
     }
 

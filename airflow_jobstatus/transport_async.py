@@ -12,10 +12,11 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
+from airflow_jobstatus.budget import DEFAULT_HOLD
 from airflow_jobstatus.errors import TransientVendorError
 from airflow_jobstatus.transport import (
     ApiTarget,
@@ -25,6 +26,9 @@ from airflow_jobstatus.transport import (
     wait_before_retry,
     without_query,
 )
+
+if TYPE_CHECKING:
+    from airflow_jobstatus.budget import RateBudget
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +70,22 @@ def session_count() -> int:
 
 
 class AsyncTransport:
-    """Non-blocking twin of :class:`~airflow_jobstatus.transport.SyncTransport` on a leased session."""
+    """Non-blocking twin of :class:`~airflow_jobstatus.transport.SyncTransport` on a leased session.
+
+    With a ``budget``, every request (retries included) first takes a token from it, and a 429 holds
+    the budget for its Retry-After, slowing every user of the budget.
+    """
 
     def __init__(
-        self, target: ApiTarget, session: aiohttp.ClientSession, retry: RetryPolicy | None = None
+        self,
+        target: ApiTarget,
+        session: aiohttp.ClientSession,
+        retry: RetryPolicy | None = None,
+        budget: RateBudget | None = None,
     ) -> None:
         self.target = target
         self.retry = retry or RetryPolicy()
+        self.budget = budget
         self._session = session
 
     async def request_json(
@@ -90,11 +103,22 @@ class AsyncTransport:
         url = self.target.url(path_or_url)
         for attempt in range(1, attempts + 1):
             try:
+                if self.budget is not None:
+                    await self.budget.acquire()
                 status, payload = await self._send(method, url, params, json_body)
                 return parsed(self.target, method, url, status, payload, parse)
             except Exception as error:
+                if self.budget is not None and isinstance(error, TransientVendorError):
+                    self._hold_budget(self.budget, error)
                 await asyncio.sleep(wait_before_retry(self.retry, error, attempt, attempts))
         raise AssertionError("unreachable")
+
+    def _hold_budget(self, budget: RateBudget, error: TransientVendorError) -> None:
+        """The vendor asked us to slow down (429, or a Retry-After): every user of the budget waits."""
+        if error.retry_after is not None:
+            budget.hold(min(error.retry_after, self.retry.retry_after_max))
+        elif error.status == 429:
+            budget.hold(DEFAULT_HOLD)
 
     async def _send(
         self, method: str, url: str, params: Mapping[str, str] | None, json_body: Any

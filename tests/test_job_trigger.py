@@ -45,6 +45,7 @@ def test_serialize_holds_plain_data_and_no_secret() -> None:
         "deadline": trigger.deadline,
         "resume": None,
         "hook_params": {},
+        "max_poll_interval": 2.0,
     }
     assert CANARY_TOKEN not in repr(kwargs) + repr(trigger)
 

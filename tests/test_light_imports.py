@@ -103,3 +103,7 @@ def test_ui_connection_form_shows_labelled_fields() -> None:
     assert form["standard_fields"]["password"]["title"] == "TTD-Auth token"
     assert form["standard_fields"]["host"]["title"] == "API base URL (optional)"
     assert form["extra_fields"]["environment"]["schema"]["title"] == "Environment"
+    for meta in HookMetaService.hook_meta_data():
+        if meta.connection_type.startswith("jobstatus_"):
+            budget = meta.model_dump()["extra_fields"]["requests_per_minute"]
+            assert budget["schema"]["title"] == "Triggerer requests per minute", meta.connection_type

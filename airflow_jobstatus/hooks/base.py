@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 from airflow.sdk import BaseHook
 from pydantic import BaseModel, ValidationError
 
+from airflow_jobstatus.budget import requests_per_minute
 from airflow_jobstatus.connection import ConnectionFields
 from airflow_jobstatus.errors import (
     ConfigurationError,
@@ -60,6 +61,9 @@ class JobHook(BaseHook):
     check_request_may_404: ClassVar[bool] = False
     #: Words added to a "job not found" message: how long the vendor keeps job status data.
     retention_note: ClassVar[str] = "the id is wrong, or the vendor no longer keeps its status"
+    #: Status reads per minute the triggerer spends on one connection when its extra
+    #: ``requests_per_minute`` is not set (see :mod:`airflow_jobstatus.budget`).
+    default_requests_per_minute: ClassVar[float] = 300.0
 
     def __init__(
         self, conn_id: str | None = None, *, retry: RetryPolicy | None = None, **kwargs: Any
@@ -69,6 +73,8 @@ class JobHook(BaseHook):
         self.retry = retry
         self._sync: SyncTransport | None = None
         self._target: ApiTarget | None = None
+        #: The connection's rate budget for triggers, known once the connection is resolved (async).
+        self.requests_per_minute = self.default_requests_per_minute
 
     # --- what a vendor module defines -------------------------------------------------------
     def api_target(self, fields: ConnectionFields) -> ApiTarget:
@@ -157,13 +163,16 @@ class JobHook(BaseHook):
 
     # --- async (triggers) ---------------------------------------------------------------------
     @asynccontextmanager
-    async def async_transport(self) -> AsyncIterator[AsyncTransport]:
-        """A non-blocking transport on the event loop's shared session, for as long as the block runs."""
+    async def async_transport(self, *, budgeted: bool = False) -> AsyncIterator[AsyncTransport]:
+        """A non-blocking transport on the event loop's shared session, for as long as the block runs.
+        ``budgeted``: its requests spend the connection's rate budget in this event loop (triggers)."""
+        from airflow_jobstatus.budget import budget_for
         from airflow_jobstatus.transport_async import AsyncTransport, shared_session
 
         target = await self._async_target()
+        budget = budget_for(self.conn_id, self.requests_per_minute) if budgeted else None
         async with shared_session() as session:
-            yield AsyncTransport(target, session, self.retry)
+            yield AsyncTransport(target, session, self.retry, budget)
 
     async def aget_job(self, job_id: str) -> Job:
         """Async twin of :meth:`get_job`."""
@@ -177,20 +186,28 @@ class JobHook(BaseHook):
         ids = _clean_ids(job_ids)
         found: dict[str, Job] = {}
         for request in self.read_requests(ids):
-            try:
-                jobs = await transport.request_json(
-                    "GET", request.path, params=request.params, parse=self._parser(request)
-                )
-            except PermanentVendorError as error:
-                raise self._not_found(request.job_ids, error) from None
-            found.update((job.id, job) for job in jobs)
+            found.update((job.id, job) for job in await self.aread(request, transport))
         return self._in_order(ids, found)
+
+    async def aread(self, request: ReadRequest, transport: AsyncTransport) -> list[Job]:
+        """Send one read request: the jobs it found (a 404 becomes JobNotFoundError naming its ids)."""
+        try:
+            jobs: list[Job] = await transport.request_json(
+                "GET", request.path, params=request.params, parse=self._parser(request)
+            )
+        except PermanentVendorError as error:
+            raise self._not_found(request.job_ids, error) from None
+        return jobs
 
     async def _async_target(self) -> ApiTarget:
         if self._target is None:
             conn = await self.aget_connection(self.conn_id)
             extra = await conn.aextra_dejson() if hasattr(conn, "aextra_dejson") else None
-            target = self.api_target(ConnectionFields.from_connection(conn, extra))
+            fields = ConnectionFields.from_connection(conn, extra)
+            target = self.api_target(fields)
+            self.requests_per_minute = requests_per_minute(
+                fields.extra, self.conn_id, self.default_requests_per_minute
+            )
             await _amask(target.headers.values())
             self._target = target
         return self._target

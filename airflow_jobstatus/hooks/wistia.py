@@ -147,6 +147,8 @@ class WistiaHook(JobHook):
     hook_name = "Wistia (background jobs)"
     refusal_statuses: ClassVar[frozenset[int]] = frozenset({429, 503})
     retention_note: ClassVar[str] = "the id is wrong, or Wistia no longer keeps the job's status"
+    #: Half of the account limit (600 requests a minute).
+    default_requests_per_minute: ClassVar[float] = 300.0
 
     def __init__(self, wistia_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(conn_id=wistia_conn_id, **kwargs)

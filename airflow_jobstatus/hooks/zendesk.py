@@ -158,6 +158,8 @@ class ZendeskJobHook(JobHook):
         "the id is wrong, or its status data expired (Zendesk keeps a job status for a day at most, "
         "and only its last 100 or so jobs)"
     )
+    #: Half of the smallest plan's account limit (Team: 200 a minute), which every integration shares.
+    default_requests_per_minute: ClassVar[float] = 100.0
 
     def __init__(self, zendesk_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(conn_id=zendesk_conn_id, **kwargs)

@@ -45,6 +45,7 @@ from airflow_jobstatus.ledger import (
 from airflow_jobstatus.models import ItemResult, Job
 from airflow_jobstatus.operators.items import job_level_results, merge_results
 from airflow_jobstatus.outcomes import OnPartial, Verdict, check_on_partial
+from airflow_jobstatus.triggers.cadence import PollCadence, check_max_poll_interval
 from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
 
 if TYPE_CHECKING:
@@ -66,7 +67,10 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
     and usually :meth:`item_results`.
 
     :param conn_id: the Airflow connection (vendor operators name it, e.g. ``zendesk_conn_id``).
-    :param poll_interval: seconds between status reads while waiting.
+    :param poll_interval: seconds between status reads while waiting (the shortest wait between them).
+    :param max_poll_interval: reads come less often while the jobs' progress says they are far from done,
+        up to this many seconds (default 10 x ``poll_interval``, at most 600); set it to ``poll_interval``
+        for a fixed interval. See README, "How often a wait polls".
     :param timeout: how long to wait for all jobs of a try, in seconds or as a timedelta (default one day).
     :param on_partial: items that failed in finished jobs: ``"fail"`` the task listing them (default) or
         ``"warn"``: log each and succeed. A failed or killed job always fails the task.
@@ -84,6 +88,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
         *,
         conn_id: str | None = None,
         poll_interval: float = 30.0,
+        max_poll_interval: float | None = None,
         timeout: float | timedelta = timedelta(days=1),
         on_partial: OnPartial = "fail",
         max_jobs_in_flight: int = 10,
@@ -94,6 +99,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
         super().__init__(**kwargs)
         self.conn_id = conn_id or self.hook_class.default_conn_name
         self.poll_interval = positive_seconds("poll_interval", poll_interval)
+        self.max_poll_interval = check_max_poll_interval(self.poll_interval, max_poll_interval)
         seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
         self.timeout = positive_seconds("timeout", seconds)
         self.on_partial = check_on_partial(on_partial)
@@ -177,6 +183,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                     deadline,
                     resume={"ledger": ledger.to_json(), "deadline": deadline},
                     hook_params=self.hook_params(),
+                    max_poll_interval=self.max_poll_interval,
                 )
                 self.defer(trigger=trigger, method_name="execute_complete", timeout=trigger.defer_timeout())
             self._store_wave(context, ledger, self._poll_until_ended(active, deadline))
@@ -243,7 +250,9 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
 
     def _poll_until_ended(self, job_ids: list[str], deadline: float) -> list[Job]:
         jobs: list[Job] = []
+        cadence = PollCadence(self.poll_interval, self.max_poll_interval)
         while True:
+            delay = self.poll_interval
             try:
                 jobs = self.hook.get_jobs(job_ids)
             except TransientVendorError as error:
@@ -252,10 +261,11 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                 self._reporter.report(jobs)
                 if all(job.state.is_terminal for job in jobs):
                     return jobs
+                delay = cadence.next_delay(jobs, time.monotonic())
             if time.time() >= deadline:
                 progress = self._reporter.describe(jobs) or "no status could be read"
                 raise JobWaitTimeout(f"timed out after {self.timeout:g} s: {progress}; a retry reattaches")
-            time.sleep(min(self.poll_interval, max(deadline - time.time(), 0.0)))
+            time.sleep(min(delay, max(deadline - time.time(), 0.0)))
 
     def _store_wave(self, context: Context, ledger: Ledger, jobs: Sequence[Job]) -> None:
         """Keep a finished wave's full jobs in XCom: the vendor may forget them before the last wave ends."""

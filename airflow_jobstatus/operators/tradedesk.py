@@ -49,8 +49,9 @@ class TradeDeskJobOperator(SubmitJobOperator):
         with it set reattaches to the job).
     :param inline_limit: the most bytes returned inline (default 1 MB).
 
-    Waiting and retries (``poll_interval``, ``timeout``, ``on_partial``, ``resubmit_unconfirmed``,
-    ``deferrable``) are described in :class:`~airflow_jobstatus.operators.base.SubmitJobOperator`.
+    Waiting and retries (``poll_interval``, ``max_poll_interval``, ``timeout``, ``on_partial``,
+    ``resubmit_unconfirmed``, ``deferrable``) are described in
+    :class:`~airflow_jobstatus.operators.base.SubmitJobOperator`.
     """
 
     hook_class = TradeDeskHook

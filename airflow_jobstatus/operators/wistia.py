@@ -51,8 +51,8 @@ class WistiaJobOperator(SubmitJobOperator):
 
     :param wistia_conn_id: the Airflow connection (default ``wistia_default``).
 
-    Waiting and retries (``poll_interval``, ``timeout``, ``on_partial``, ``max_jobs_in_flight``,
-    ``resubmit_unconfirmed``, ``deferrable``) are described in
+    Waiting and retries (``poll_interval``, ``max_poll_interval``, ``timeout``, ``on_partial``,
+    ``max_jobs_in_flight``, ``resubmit_unconfirmed``, ``deferrable``) are described in
     :class:`~airflow_jobstatus.operators.base.SubmitJobOperator`.
     """
 

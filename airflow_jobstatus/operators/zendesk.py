@@ -37,8 +37,9 @@ class ZendeskBulkOperator(SubmitJobOperator):
         for requests that are safe to repeat (update, destroy, spam, merge, create_or_update), no for
         those that create records.
 
-    Waiting and retries (``poll_interval``, ``timeout``, ``on_partial``, ``max_jobs_in_flight``,
-    ``deferrable``) are described in :class:`~airflow_jobstatus.operators.base.SubmitJobOperator`.
+    Waiting and retries (``poll_interval``, ``max_poll_interval``, ``timeout``, ``on_partial``,
+    ``max_jobs_in_flight``, ``deferrable``) are described in
+    :class:`~airflow_jobstatus.operators.base.SubmitJobOperator`.
     """
 
     hook_class = ZendeskJobHook

@@ -13,6 +13,7 @@ from airflow_jobstatus.compat import AirflowException, AirflowFailException, Air
 from airflow_jobstatus.errors import ConfigurationError, TransientVendorError
 from airflow_jobstatus.job_task import JobTaskMixin, positive_seconds
 from airflow_jobstatus.outcomes import OnPartial, check_on_partial, judge
+from airflow_jobstatus.triggers.cadence import check_max_poll_interval
 from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
 
 if TYPE_CHECKING:
@@ -30,7 +31,10 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
 
     :param job_id: one job id, or a list of them (templated).
     :param conn_id: the Airflow connection (vendor sensors name it, e.g. ``zendesk_conn_id``).
-    :param poll_interval: seconds between status reads.
+    :param poll_interval: seconds between status reads (the shortest wait between them when deferred).
+    :param max_poll_interval: deferred waits read less often while the jobs' progress says they are far
+        from done, up to this many seconds (default 10 x ``poll_interval``, at most 600); set it to
+        ``poll_interval`` for a fixed interval. See README, "How often a wait polls".
     :param timeout: seconds to wait in all before failing with the jobs' last progress.
     :param on_partial: a job that ended with failed items: ``"fail"`` the task listing them (default),
         or ``"warn"``: log every failed item and succeed.
@@ -46,6 +50,7 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
         job_id: str | int | Sequence[str | int],
         conn_id: str | None = None,
         poll_interval: float = 30.0,
+        max_poll_interval: float | None = None,
         on_partial: OnPartial = "fail",
         deferrable: bool = True,
         **kwargs: Any,
@@ -55,6 +60,7 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
         self.job_id = job_id
         self.conn_id = conn_id or self.hook_class.default_conn_name
         self.poll_interval = positive_seconds("poll_interval", poll_interval)
+        self.max_poll_interval = check_max_poll_interval(self.poll_interval, max_poll_interval)
         self.on_partial = check_on_partial(on_partial)
         self.deferrable = deferrable
         self._last_jobs: list[Job] = []
@@ -125,6 +131,7 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
             self.poll_interval,
             time.time() + self.timeout,
             hook_params=self.hook_params(),
+            max_poll_interval=self.max_poll_interval,
         )
         self.defer(trigger=trigger, method_name="execute_complete", timeout=trigger.defer_timeout())
 

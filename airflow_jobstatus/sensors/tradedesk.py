@@ -21,6 +21,8 @@ class TradeDeskJobSensor(JobSensor):
     :param job_kind: ``"graphql"`` (GraphQL bulk query jobs), ``"standard"`` (default) or ``"legacy"``.
     :param tradedesk_conn_id: the Airflow connection (default ``tradedesk_default``).
     :param poll_interval: seconds between status reads (default 30).
+    :param max_poll_interval: deferred waits read less often, up to this many seconds, while the jobs'
+        progress says they are far from done (see :class:`~airflow_jobstatus.sensors.base.JobSensor`).
     :param timeout: seconds to wait in all (default: Airflow's sensor default, 7 days).
     :param on_partial: ``"fail"`` (default) or ``"warn"`` on ``PartialSuccess``.
     :param deferrable: wait in the triggerer (default True); False polls in the worker.

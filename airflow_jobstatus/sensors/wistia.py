@@ -19,6 +19,8 @@ class WistiaJobSensor(JobSensor):
     :param job_id: one background job id, or a list of them (templated).
     :param wistia_conn_id: the Airflow connection (default ``wistia_default``).
     :param poll_interval: seconds between status reads (default 30).
+    :param max_poll_interval: deferred waits read less often, up to this many seconds, while the jobs'
+        progress says they are far from done (see :class:`~airflow_jobstatus.sensors.base.JobSensor`).
     :param timeout: seconds to wait in all (default: Airflow's sensor default, 7 days).
     :param deferrable: wait in the triggerer (default True); False polls in the worker.
     """

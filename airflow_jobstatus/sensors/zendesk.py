@@ -20,6 +20,8 @@ class ZendeskJobSensor(JobSensor):
     :param job_id: one Zendesk job id, or a list of them (templated).
     :param zendesk_conn_id: the Airflow connection (default ``zendesk_default``).
     :param poll_interval: seconds between status reads (default 30).
+    :param max_poll_interval: deferred waits read less often, up to this many seconds, while the jobs'
+        progress says they are far from done (see :class:`~airflow_jobstatus.sensors.base.JobSensor`).
     :param timeout: seconds to wait in all (default: Airflow's sensor default, 7 days).
     :param on_partial: ``"fail"`` (default) or ``"warn"`` when items of a completed job failed.
     :param deferrable: wait in the triggerer (default True); False polls in the worker.

@@ -23,6 +23,7 @@ from airflow_jobstatus.errors import ConfigurationError, JobStatusError, Transie
 from airflow_jobstatus.models import Job
 from airflow_jobstatus.outcomes import count_states
 from airflow_jobstatus.progress import ProgressReporter
+from airflow_jobstatus.triggers.cadence import PollCadence, check_max_poll_interval
 
 if TYPE_CHECKING:
     from airflow_jobstatus.hooks.base import JobHook
@@ -103,6 +104,9 @@ class JobTrigger(BaseTrigger):
         them when a trigger fires.) Never a secret.
     :param hook_params: plain keyword arguments of the hook besides the connection (e.g. the Trade
         Desk's ``job_kind``, which says which status path reads the ids). Never a secret.
+    :param max_poll_interval: the longest wait between reads while the jobs' progress says they are far
+        from done (:mod:`~airflow_jobstatus.triggers.cadence`); None: 10 x ``poll_interval``, at most
+        10 minutes. Equal to ``poll_interval``: a fixed interval.
     """
 
     def __init__(
@@ -114,6 +118,7 @@ class JobTrigger(BaseTrigger):
         deadline: float,
         resume: dict[str, Any] | None = None,
         hook_params: dict[str, Any] | None = None,
+        max_poll_interval: float | None = None,
     ) -> None:
         super().__init__()
         self.hook_path = hook_path
@@ -123,6 +128,7 @@ class JobTrigger(BaseTrigger):
         self.deadline = float(deadline)
         self.resume = resume
         self.hook_params = dict(hook_params or {})
+        self.max_poll_interval = check_max_poll_interval(self.poll_interval, max_poll_interval)
 
     @classmethod
     def for_hook(
@@ -134,10 +140,13 @@ class JobTrigger(BaseTrigger):
         deadline: float,
         resume: dict[str, Any] | None = None,
         hook_params: dict[str, Any] | None = None,
+        max_poll_interval: float | None = None,
     ) -> JobTrigger:
         """A trigger reading ``job_ids`` with ``hook_class`` (its import path is derived, never typed)."""
         hook_path = f"{hook_class.__module__}.{hook_class.__qualname__}"
-        return cls(hook_path, conn_id, job_ids, poll_interval, deadline, resume, hook_params)
+        return cls(
+            hook_path, conn_id, job_ids, poll_interval, deadline, resume, hook_params, max_poll_interval
+        )
 
     def defer_timeout(self) -> timedelta:
         """What to give ``defer(timeout=...)``: the time to the deadline plus a grace, so that the trigger's
@@ -156,6 +165,7 @@ class JobTrigger(BaseTrigger):
                 "deadline": self.deadline,
                 "resume": self.resume,
                 "hook_params": self.hook_params,
+                "max_poll_interval": self.max_poll_interval,
             },
         )
 
@@ -168,35 +178,37 @@ class JobTrigger(BaseTrigger):
         from airflow_jobstatus.triggers.poller import JobPoller
 
         reporter = ProgressReporter(self.log)
+        cadence = PollCadence(self.poll_interval, self.max_poll_interval)
         jobs: list[Job] = []
         try:
             # In a thread: the first trigger of a triggerer would otherwise block the shared event loop
             # for a few hundred milliseconds while aiohttp and the vendor module load.
             hook_class = await asyncio.to_thread(load_hook_class, self.hook_path)
             async with JobPoller.watch(hook_class, self.conn_id, self.hook_params) as poller:
+                delay = 0.0
                 while True:
-                    delay = self.poll_interval
+                    remaining = self.deadline - time.time()
+                    if delay >= remaining:  # the next read would come after the deadline
+                        await asyncio.sleep(max(remaining, 0.0))
+                        progress = reporter.describe(jobs) or "no status could be read"
+                        return WaitEvent.of(
+                            "timeout", f"the wait reached its deadline: {progress}", jobs, self.resume
+                        )
                     try:
                         # A read's own retries (a long Retry-After) never carry the wait past its deadline.
-                        remaining = max(self.deadline - time.time(), 0.001)
-                        jobs = await asyncio.wait_for(poller.read(self.job_ids), timeout=remaining)
+                        jobs = await asyncio.wait_for(poller.read(self.job_ids, delay), timeout=remaining)
                     except asyncio.TimeoutError:
                         progress = reporter.describe(jobs) or "no status could be read"
                         message = f"the wait reached its deadline while the vendor held back: {progress}"
                         return WaitEvent.of("timeout", message, jobs, self.resume)
                     except TransientVendorError as error:
                         self.log.warning(f"{error}; still waiting")
-                        delay = max(delay, error.retry_after or 0.0)
-                    else:
-                        reporter.report(jobs)
-                        if all(job.state.is_terminal for job in jobs):
-                            return WaitEvent.of("ended", count_states(jobs), jobs, self.resume)
-                    remaining = self.deadline - time.time()
-                    if remaining <= 0:
-                        progress = reporter.describe(jobs) or "no status could be read"
-                        message = f"the wait reached its deadline: {progress}"
-                        return WaitEvent.of("timeout", message, jobs, self.resume)
-                    await asyncio.sleep(min(delay, remaining))
+                        delay = max(self.poll_interval, error.retry_after or 0.0)
+                        continue
+                    reporter.report(jobs)
+                    if all(job.state.is_terminal for job in jobs):
+                        return WaitEvent.of("ended", count_states(jobs), jobs, self.resume)
+                    delay = cadence.next_delay(jobs, time.monotonic())
         except JobStatusError as error:
             self.log.error(str(error))
             return WaitEvent.of("error", str(error), jobs, self.resume)

@@ -1,26 +1,64 @@
-"""One poller per (hook class, connection, event loop): the HTTP behind every JobTrigger.
+"""One poller per (hook class, connection, hook parameters, event loop): the HTTP behind every JobTrigger.
 
-Triggers never talk HTTP themselves: they ask the poller of their connection for their jobs. The
-poller resolves the connection once, holds a lease on the event loop's shared session for as long
-as any trigger watches through it, and reads jobs with the hook's fewest calls. Coalescing the
-reads of many triggers into batch calls, and a per-connection rate budget, belong here too.
+Triggers never talk HTTP themselves: each asks the poller of its connection for its jobs, saying when
+it wants them (:meth:`JobPoller.read` with a ``delay``). The poller coalesces the asks:
+
+* when the earliest ask is due, it takes every ask due by then, and every ask due within half of its
+  own delay (reading a job a little early costs nothing and puts waits in step: after a round or two,
+  the waits of one connection with the same interval are read together);
+* it reads the union of their job ids once, with the fewest calls the vendor allows (Zendesk's
+  ``show_many`` takes 100 ids a call; Wistia and the Trade Desk read one job a call, sent concurrently),
+  every call spending the connection's rate budget (:mod:`airflow_jobstatus.budget`);
+* it hands each ask its own jobs, or the error of the call that read them: a job the vendor does not
+  know fails only the waits on that job.
+
+An ask that is cancelled (its trigger ended or hit its deadline) leaves the batch. The poller resolves
+the connection once and holds a lease on the event loop's shared HTTP session while any trigger
+watches through it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_jobstatus.errors import JobStatusError, TransientVendorError
 from airflow_jobstatus.models import Job
 
 if TYPE_CHECKING:
-    from airflow_jobstatus.hooks.base import JobHook
+    from airflow_jobstatus.hooks.base import JobHook, ReadRequest
     from airflow_jobstatus.transport_async import AsyncTransport
 
 _pollers: dict[tuple[asyncio.AbstractEventLoop, str, str, str], JobPoller] = {}
+
+#: An ask may be served this share of its delay early, to join a batch.
+EARLY_SHARE = 0.5
+#: A first read (no delay) waits this long for the waits starting with it, to share their batch.
+FIRST_READ_GATHER = 0.05
+#: Read calls of one batch in flight at once (the rate budget paces them further).
+MAX_CONCURRENT_CALLS = 20
+
+
+@dataclass
+class PollerStats:
+    """What a poller did: batches read, HTTP read calls made, job ids asked for (summed over asks)."""
+
+    batches: int = 0
+    calls: int = 0
+    asked: int = 0
+
+
+@dataclass(eq=False)
+class _Ask:
+    job_ids: tuple[str, ...]
+    due: float
+    early: float
+    answer: asyncio.Future[list[Job]] = field(repr=False)
 
 
 class JobPoller:
@@ -29,9 +67,14 @@ class JobPoller:
     def __init__(self, hook: JobHook) -> None:
         self.hook = hook
         self.watchers = 0
+        self.stats = PollerStats()
         self._stack: AsyncExitStack | None = None
         self._transport: AsyncTransport | None = None
         self._opening = asyncio.Lock()
+        self._asks: list[_Ask] = []
+        self._wake = asyncio.Event()
+        self._runner: asyncio.Task[None] | None = None
+        self._batches: set[asyncio.Task[None]] = set()
 
     @classmethod
     @asynccontextmanager
@@ -55,29 +98,129 @@ class JobPoller:
                 _pollers.pop(key, None)
                 await poller._close()
 
-    async def read(self, job_ids: Sequence[str]) -> list[Job]:
-        """The current status of these jobs."""
-        await self._open()
-        return await self.hook.aget_jobs(job_ids, self._transport)
+    async def read(self, job_ids: Sequence[str], delay: float = 0.0) -> list[Job]:
+        """The status of these jobs (in the order given), read in a batch due ``delay`` seconds from now.
 
+        The batch may come up to half of ``delay`` early; a first read (``delay`` 0) comes after a few
+        milliseconds, with the other waits starting at the same time. Ids the vendor could never accept
+        fail at once, before joining a batch; errors of the call that read a job are raised here.
+        """
+        ids = tuple(dict.fromkeys(str(job_id) for job_id in job_ids))
+        self.hook.read_requests(list(ids))  # a malformed id fails this ask only, before any request
+        await self._open()
+        now = time.monotonic()
+        delay = max(delay, 0.0)
+        due = now + (delay or FIRST_READ_GATHER)
+        ask = _Ask(ids, due, delay * EARLY_SHARE, asyncio.get_running_loop().create_future())
+        self._asks.append(ask)
+        self.stats.asked += len(ids)
+        self._wake.set()
+        if self._runner is None or self._runner.done():
+            self._runner = asyncio.create_task(self._run(), name=f"jobstatus poller {self.hook.conn_id}")
+        try:
+            return await ask.answer
+        finally:
+            if not ask.answer.done():  # cancelled: leave the batch
+                ask.answer.cancel()
+                if ask in self._asks:
+                    self._asks.remove(ask)
+
+    # --- the batching loop ----------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while self._asks:
+            now = time.monotonic()
+            next_due = min(ask.due for ask in self._asks)
+            if next_due > now:
+                self._wake.clear()
+                with suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=next_due - now)
+                continue
+            batch = [ask for ask in self._asks if ask.due - ask.early <= now]
+            taken = set(map(id, batch))
+            self._asks = [ask for ask in self._asks if id(ask) not in taken]
+            task = asyncio.create_task(self._read_batch(batch))
+            self._batches.add(task)
+            task.add_done_callback(self._batches.discard)
+
+    async def _read_batch(self, batch: list[_Ask]) -> None:
+        live = [ask for ask in batch if not ask.answer.done()]
+        wanted = list(dict.fromkeys(job_id for ask in live for job_id in ask.job_ids))
+        if not wanted:
+            return
+        self.stats.batches += 1
+        outcome: dict[str, Job | BaseException] = {}
+        try:
+            await self._open()
+            limit = asyncio.Semaphore(MAX_CONCURRENT_CALLS)
+            requests = self.hook.read_requests(wanted)
+            await asyncio.gather(*(self._read_call(request, limit, outcome) for request in requests))
+        except Exception as error:  # nothing may leave a trigger waiting forever
+            for job_id in wanted:
+                outcome.setdefault(job_id, error)
+        for ask in live:
+            if ask.answer.done():
+                continue
+            answers = [outcome[job_id] for job_id in ask.job_ids]
+            errors = [answer for answer in answers if isinstance(answer, BaseException)]
+            if errors:
+                ask.answer.set_exception(_most_telling(errors))
+            else:
+                ask.answer.set_result([answer for answer in answers if isinstance(answer, Job)])
+
+    async def _read_call(
+        self, request: ReadRequest, limit: asyncio.Semaphore, outcome: dict[str, Job | BaseException]
+    ) -> None:
+        assert self._transport is not None
+        async with limit:
+            self.stats.calls += 1
+            try:
+                jobs = await self.hook.aread(request, self._transport)
+            except Exception as error:
+                for job_id in request.job_ids:
+                    outcome[job_id] = error
+                return
+        found = {job.id: job for job in jobs}
+        missing = [job_id for job_id in request.job_ids if job_id not in found]
+        if missing:
+            gone = self.hook.missing(missing)
+            outcome.update((job_id, gone) for job_id in missing)
+        outcome.update((job_id, found[job_id]) for job_id in request.job_ids if job_id in found)
+
+    # --- the connection and session -------------------------------------------------------------
     async def _open(self) -> None:
         async with self._opening:
             if self._transport is not None:
                 return
             stack = AsyncExitStack()
             try:
-                self._transport = await stack.enter_async_context(self.hook.async_transport())
+                self._transport = await stack.enter_async_context(self.hook.async_transport(budgeted=True))
             except BaseException:
                 await stack.aclose()
                 raise
             self._stack = stack
 
     async def _close(self) -> None:
+        for task in [self._runner, *self._batches]:
+            if task is not None and not task.done():
+                task.cancel()
         stack, self._stack, self._transport = self._stack, None, None
         if stack is not None:
             await stack.aclose()
 
 
+def _most_telling(errors: list[BaseException]) -> BaseException:
+    """The error to raise for an ask: one that ends the wait (a permanent error) before a transient one."""
+    for error in errors:
+        if isinstance(error, JobStatusError) and not isinstance(error, TransientVendorError):
+            return error
+    return errors[0]
+
+
 def active_pollers() -> int:
     """How many pollers are open in this process (for tests and benchmarks)."""
     return len(_pollers)
+
+
+def poller_stats() -> list[tuple[str, PollerStats]]:
+    """The connection id and stats of every open poller (for tests and benchmarks)."""
+    return [(poller.hook.conn_id, poller.stats) for poller in _pollers.values()]

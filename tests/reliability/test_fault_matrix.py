@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from email.utils import formatdate
+from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
 
 import pytest
@@ -76,9 +76,14 @@ def test_429_retry_after_is_waited_for(
     sandbox: SandboxServer, vendor: Vendor, deferrable: bool, form: str
 ) -> None:
     job_id = vendor.create(sandbox, 6.0, None)
+    not_before: list[float] = []  # when the next read may come, on the sandbox's (monotonic) clock
 
     def inject() -> None:
-        retry_after = "2" if form == "seconds" else formatdate(time.time() + 3, usegmt=True)
+        # An HTTP date has whole seconds: wait for the date as written, whenever the refused read comes.
+        retry_after = "2" if form == "seconds" else formatdate(time.time() + 4, usegmt=True)
+        if form == "http-date":
+            written = parsedate_to_datetime(retry_after).timestamp()
+            not_before.append(time.monotonic() + written - time.time())
         sandbox.state.add_fault(
             vendor.status_path, method="GET", status=429, retry_after=retry_after, count=1
         )
@@ -89,7 +94,11 @@ def test_429_retry_after_is_waited_for(
     with sandbox.state.lock:
         reads = [r for r in sandbox.state.requests if r.path.startswith(vendor.status_path)]
     refused = next(i for i, r in enumerate(reads) if r.status == 429)
-    assert reads[refused + 1].at - reads[refused].at >= 1.5  # the next read waited for Retry-After
+    if form == "seconds":
+        assert reads[refused + 1].at - reads[refused].at >= 1.9  # the next read waited for Retry-After
+    else:
+        assert reads[refused].at < not_before[0] - 0.5  # refused well before the date ...
+        assert reads[refused + 1].at >= not_before[0] - 0.05  # ... and not read again until it
     assert [r.status for r in reads].count(429) == 1 and reads[-1].status == 200
     assert ("Pausing task as DEFERRED" in result.logs["wait"]) is deferrable
     assert "HTTP 429" in result.logs["wait"]
