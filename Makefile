@@ -3,9 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-CODE := airflow_jobstatus tests example_dags scripts
+CODE := airflow_jobstatus tests example_dags scripts benchmarks
+BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv test lint types unit demo sandbox clean
+.PHONY: venv test lint types unit demo sandbox bench clean airflow
 
 venv: $(STAMP)
 
@@ -32,6 +33,18 @@ demo: venv
 
 sandbox: venv
 	$(BIN)/python -m airflow_jobstatus.sandbox
+
+# The sandbox and a real local Airflow (UI on :8080, AIRFLOW_HOME .airflow/local) until Ctrl-C.
+airflow: venv
+	$(BIN)/python scripts/local_airflow.py
+
+# The benchmarks of issue 8 with their anchors (the `bench` extra): writes benchmarks/RESULTS.md (~10 min).
+$(BENCH_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/uv pip install --python $(BIN)/python --quiet -e ".[test,bench]"
+	touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python -m benchmarks.run
 
 clean:
 	rm -rf $(VENV) .airflow .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,8 @@
-"""`python -m airflow_jobstatus.sandbox [--host H] [--port P] [--job-seconds S]`: serve until Ctrl-C."""
+"""`python -m airflow_jobstatus.sandbox [--host H] [--port P] [--job-seconds S] [--tls]`: serve until Ctrl-C.
+
+With `--tls` it serves HTTPS with a certificate made at start-up, and prints the CA file to trust
+(`SSL_CERT_FILE=<file>` for aiohttp, `REQUESTS_CA_BUNDLE=<file>` for requests) as its last line.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +15,7 @@ from aiohttp import web
 
 from .server import bound_port, build_app
 from .state import SandboxState
+from .tls import TlsFiles, make_certificates
 from .tradedesk_jobs import TradeDeskSandboxConfig
 from .wistia_jobs import WistiaSandboxConfig
 from .zendesk_jobs import ZendeskSandboxConfig
@@ -22,6 +27,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8900)
     parser.add_argument("--job-seconds", type=float, default=3.0, help="how long a job takes (seconds)")
+    parser.add_argument(
+        "--tls", action="store_true", help="serve HTTPS with a certificate made at start-up (prints its CA)"
+    )
     return parser.parse_args(argv)
 
 
@@ -31,21 +39,40 @@ async def serve(
     config: ZendeskSandboxConfig,
     wistia: WistiaSandboxConfig | None = None,
     tradedesk: TradeDeskSandboxConfig | None = None,
+    tls: bool = False,
 ) -> None:
-    """Serve the sandbox until SIGINT or SIGTERM."""
+    """Serve the sandbox until SIGINT or SIGTERM (HTTPS with `tls`)."""
     wistia = wistia or WistiaSandboxConfig()
     tradedesk = tradedesk or TradeDeskSandboxConfig()
     state = SandboxState(zendesk=config, wistia=wistia, tradedesk=tradedesk)
     runner = web.AppRunner(build_app(state), access_log=None, shutdown_timeout=1.0)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    tls_files = make_certificates() if tls else None
+    ssl_context = tls_files.server_context() if tls_files is not None else None
+    try:
+        await web.TCPSite(runner, host, port, ssl_context=ssl_context).start()
+        await _announce_and_wait(runner, host, config, wistia, tradedesk, tls_files)
+    finally:
+        await runner.cleanup()
+        if tls_files is not None:
+            tls_files.remove()
+
+
+async def _announce_and_wait(
+    runner: web.AppRunner,
+    host: str,
+    config: ZendeskSandboxConfig,
+    wistia: WistiaSandboxConfig,
+    tradedesk: TradeDeskSandboxConfig,
+    tls_files: TlsFiles | None,
+) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):  # not on Windows
             loop.add_signal_handler(sig, stop.set)
     shown = f"[{host}]" if ":" in host else host
-    url = f"http://{shown}:{bound_port(runner)}"
+    url = f"{'https' if tls_files is not None else 'http'}://{shown}:{bound_port(runner)}"
     print(f"sandbox listening on {url}", flush=True)
     print(
         f"zendesk: email {config.email}, API token {config.api_token!r} (basic '{config.email}/token'), "
@@ -58,10 +85,9 @@ async def serve(
         f"results host {url}/tradedesk-results",
         flush=True,
     )
-    try:
-        await stop.wait()
-    finally:
-        await runner.cleanup()
+    if tls_files is not None:
+        print(f"tls: trust {tls_files.ca_file} (SSL_CERT_FILE, REQUESTS_CA_BUNDLE)", flush=True)
+    await stop.wait()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -71,7 +97,7 @@ def main(argv: list[str] | None = None) -> None:
         zendesk = ZendeskSandboxConfig(job_seconds=args.job_seconds)
         wistia = WistiaSandboxConfig(job_seconds=args.job_seconds)
         tradedesk = TradeDeskSandboxConfig(job_seconds=args.job_seconds)
-        asyncio.run(serve(args.host, args.port, zendesk, wistia, tradedesk))
+        asyncio.run(serve(args.host, args.port, zendesk, wistia, tradedesk, tls=args.tls))
 
 
 if __name__ == "__main__":

@@ -12,6 +12,14 @@ from .state import Fault, RequestRecord, redact_query
 from .webutil import AUTH_KIND, STATE_KEY, Handler
 
 CONTROL_PREFIX = "/_sandbox"
+#: Control routes named with this prefix stand for a vendor read (benchmark probes): faults and the log apply.
+PROBE_PREFIX = "probe:"
+
+
+def is_probe(request: web.Request) -> bool:
+    """Tell whether the request was routed to a probe route (see `PROBE_PREFIX`)."""
+    name = request.match_info.route.name
+    return name is not None and name.startswith(PROBE_PREFIX)
 
 
 def fault_response(fault: Fault, status: int) -> web.Response:
@@ -36,7 +44,7 @@ def fault_response(fault: Fault, status: int) -> web.Response:
 async def sandbox_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Apply a matching fault, else run the handler; log the request either way (never a credential).
 
-    Control routes (/_sandbox/...) bypass both."""
+    Control routes (/_sandbox/...) bypass both, except probes (see `PROBE_PREFIX`)."""
     state = request.app[STATE_KEY]
     arrived = state.clock()
 
@@ -53,7 +61,7 @@ async def sandbox_middleware(request: web.Request, handler: Handler) -> web.Stre
             )
         )
 
-    if request.path.startswith(CONTROL_PREFIX):  # control routes: no faults, not logged
+    if request.path.startswith(CONTROL_PREFIX) and not is_probe(request):  # no faults, not logged
         return await handler(request)
     fault = state.take_fault(request.method, request.path)
     if fault is not None:

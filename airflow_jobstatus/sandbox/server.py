@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from pathlib import Path
 from types import TracebackType
 
 from aiohttp import web
@@ -12,6 +13,7 @@ from aiohttp import web
 from . import control, tradedesk, wistia, zendesk
 from .middleware import sandbox_middleware
 from .state import SandboxState
+from .tls import TlsFiles, make_certificates
 from .tradedesk_jobs import TradeDeskSandboxConfig
 from .webutil import STATE_KEY
 from .wistia_jobs import WistiaSandboxConfig
@@ -41,7 +43,9 @@ class SandboxServer:
     """Runs the sandbox on its own event loop in a daemon thread.
 
     `port=0` picks a free port; `url` gives the real one once started. `state` is shared with the
-    running server, so tests can create jobs, add faults and read counters directly.
+    running server, so tests can create jobs, add faults and read counters directly. `tls=True` serves
+    HTTPS with a certificate made at start-up (see :mod:`.tls`): `ca_file` is then the file clients
+    trust (`SSL_CERT_FILE` for aiohttp, `REQUESTS_CA_BUNDLE` for requests); it is removed by `stop()`.
     """
 
     def __init__(
@@ -52,9 +56,11 @@ class SandboxServer:
         zendesk: ZendeskSandboxConfig | None = None,
         wistia: WistiaSandboxConfig | None = None,
         tradedesk: TradeDeskSandboxConfig | None = None,
+        tls: bool = False,
     ) -> None:
         """Prepare (but do not start) a server on `host:port`, with `state`, or fresh state built from
-        `zendesk`, `wistia` and `tradedesk` (the vendor configs that `reset()` returns to)."""
+        `zendesk`, `wistia` and `tradedesk` (the vendor configs that `reset()` returns to); `tls` serves
+        HTTPS."""
         if state is not None and any(c is not None for c in (zendesk, wistia, tradedesk)):
             raise ValueError("give either state or vendor configs (zendesk, wistia, tradedesk), not both")
         self.host = host
@@ -62,15 +68,22 @@ class SandboxServer:
         self.state = (
             state if state is not None else SandboxState(zendesk=zendesk, wistia=wistia, tradedesk=tradedesk)
         )
+        self.tls = tls
+        self._tls_files: TlsFiles | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        """The base URL, e.g. `http://127.0.0.1:54321` (the bound port once started)."""
+        """The base URL, e.g. `http://127.0.0.1:54321` (https with `tls`; the bound port once started)."""
         host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{self.port}"
+
+    @property
+    def ca_file(self) -> Path | None:
+        """The certificate clients must trust (PEM), while a `tls` server runs; else None."""
+        return self._tls_files.ca_file if self._tls_files is not None else None
 
     def start(self, timeout: float = 10.0) -> SandboxServer:
         """Start serving; return once the port accepts connections (raise if it does not in `timeout`)."""
@@ -78,6 +91,8 @@ class SandboxServer:
             raise RuntimeError("the sandbox is already running")
         ready = threading.Event()
         errors: list[BaseException] = []
+        if self.tls:
+            self._tls_files = make_certificates()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(
             target=self._serve, args=(ready, errors), name="jobstatus-sandbox", daemon=True
@@ -97,7 +112,8 @@ class SandboxServer:
         try:
             self._runner = web.AppRunner(build_app(self.state), access_log=None, shutdown_timeout=0.5)
             loop.run_until_complete(self._runner.setup())
-            site = web.TCPSite(self._runner, self.host, self.port)
+            ssl_context = self._tls_files.server_context() if self._tls_files is not None else None
+            site = web.TCPSite(self._runner, self.host, self.port, ssl_context=ssl_context)
             loop.run_until_complete(site.start())
             self.port = bound_port(self._runner)
         except BaseException as exc:  # reported to start(), which raises it
@@ -113,6 +129,9 @@ class SandboxServer:
     def stop(self) -> None:
         """Stop serving and join the thread; safe to call twice."""
         thread, loop = self._thread, self._loop
+        if self._tls_files is not None:
+            self._tls_files.remove()
+            self._tls_files = None
         if thread is None or loop is None:
             return
         if not loop.is_closed():

@@ -8,6 +8,7 @@ import hmac
 from aiohttp import web
 
 from .control import add_vendor_control
+from .middleware import PROBE_PREFIX
 from .ratelimit import header_value
 from .webutil import (
     AUTH_KIND,
@@ -173,6 +174,22 @@ async def unknown_endpoint(request: web.Request) -> web.StreamResponse:
 
 
 # ----- control routes -----
+async def job_done_probe(request: web.Request) -> web.StreamResponse:
+    """GET /_sandbox/zendesk/jobs/{id}/done (authenticated, rate-limited and logged like an API read):
+    404 while the job is queued or running (or unknown), 200 with its status once it has ended.
+
+    Not a Zendesk endpoint: it lets a generic "wait for a non-404 answer" poller, such as the HTTP
+    provider's ``HttpSensorTrigger``, wait on a Zendesk job (the anchor of the benchmarks)."""
+    zendesk = request.app[STATE_KEY].zendesk
+    job = zendesk.get(request.match_info["id"])
+    if job is None:
+        return _not_found()
+    now = zendesk.clock()
+    if job.is_active(now):
+        return json_error(404, "NotDone", f"job {job.id} is {job.status_at(now)}")
+    return web.json_response({"job_status": job.render(now, base_url(request))})
+
+
 async def control_jobs(request: web.Request) -> web.StreamResponse:
     """GET /_sandbox/zendesk/jobs: every stored job as the API shows it, plus the accepted submits."""
     zendesk = request.app[STATE_KEY].zendesk
@@ -192,6 +209,9 @@ def add_routes(app: web.Application) -> None:
         add_route(app, endpoint.method, API + endpoint.path, api(submit_handler(endpoint)))
     app.router.add_route("*", API + "/{tail:.*}", api(unknown_endpoint))
     app.router.add_get("/_sandbox/zendesk/jobs", answer_bad_requests(control_jobs))
+    app.router.add_get(
+        "/_sandbox/zendesk/jobs/{id}/done", api(job_done_probe), name=f"{PROBE_PREFIX}zendesk-done"
+    )
     add_vendor_control(
         app,
         "zendesk",
