@@ -43,7 +43,8 @@ with DAG(
     run_report = TradeDeskGraphQLBulkQueryOperator(
         task_id="run_report",
         query=QUERY,
-        output_path="{{ params.output_base }}/advertisers-{{ ts_nodash }}.json",
+        # run_after, not ts_nodash: a run triggered without a logical date (Airflow 3 API/UI) has no ts_nodash
+        output_path="{{ params.output_base }}/advertisers-{{ dag_run.run_after | ts_nodash }}.json",
         tradedesk_conn_id="tradedesk_default",
         poll_interval=2,
     )

@@ -1,0 +1,1 @@
+"""End-to-end tests against a real local Airflow (scheduler, dag-processor, triggerer, api-server)."""
