@@ -18,8 +18,6 @@ from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
-import requests
-
 from airflow_jobstatus.errors import (
     PermanentVendorError,
     TransientVendorError,
@@ -29,6 +27,8 @@ from airflow_jobstatus.errors import (
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator, Mapping
+
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -192,6 +192,8 @@ class SyncTransport:
     """Blocking HTTP for workers, on one ``requests.Session`` per hook."""
 
     def __init__(self, target: ApiTarget, retry: RetryPolicy | None = None) -> None:
+        import requests  # here, not at module level: DAG files importing our operators never pay for it
+
         self.target = target
         self.retry = retry or RetryPolicy()
         self._session = requests.Session()
@@ -222,6 +224,8 @@ class SyncTransport:
     def _send(
         self, method: str, url: str, params: Mapping[str, str] | None, json_body: Any
     ) -> tuple[int, Any]:
+        import requests
+
         try:
             response = self._session.request(
                 method,
@@ -264,6 +268,8 @@ def open_download(
     A refused link (4xx) raises PermanentVendorError; an unreachable host, 5xx or a cut connection
     TransientVendorError (also while reading the chunks).
     """
+    import requests
+
     headers = {"Accept": "application/json", "User-Agent": "airflow-jobstatus"}
     where = without_query(url)
     try:
@@ -287,6 +293,8 @@ def open_download(
 
 
 def _chunks(response: requests.Response, chunk_size: int, where: str) -> Iterator[bytes]:
+    import requests
+
     try:
         yield from response.iter_content(chunk_size)
     except requests.RequestException as error:

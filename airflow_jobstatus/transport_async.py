@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+#: Answers at least this large are decoded and parsed in a worker thread, off the event loop.
+OFFLOAD_BYTES = 16 * 1024
+
 
 class _SharedSession:
     def __init__(self) -> None:
@@ -105,8 +108,12 @@ class AsyncTransport:
             try:
                 if self.budget is not None:
                     await self.budget.acquire()
-                status, payload = await self._send(method, url, params, json_body)
-                return parsed(self.target, method, url, status, payload, parse)
+                status, headers, body, final_url = await self._send(method, url, params, json_body)
+                if len(body) < OFFLOAD_BYTES:
+                    return self._answer(method, final_url, status, headers, body, parse)
+                # A large answer (e.g. 100 Zendesk jobs) is decoded and validated in a thread, so the event
+                # loop the other triggers share keeps running (Python switches threads every few ms).
+                return await asyncio.to_thread(self._answer, method, final_url, status, headers, body, parse)
             except Exception as error:
                 if self.budget is not None and isinstance(error, TransientVendorError):
                     self._hold_budget(self.budget, error)
@@ -120,9 +127,21 @@ class AsyncTransport:
         elif error.status == 429:
             budget.hold(DEFAULT_HOLD)
 
+    def _answer(
+        self,
+        method: str,
+        url: str,
+        status: int,
+        headers: Mapping[str, str],
+        body: bytes,
+        parse: Callable[[Any], Any] | None,
+    ) -> Any:
+        payload = interpret_response(self.target, method, url, status, headers, body)
+        return parsed(self.target, method, url, status, payload, parse)
+
     async def _send(
         self, method: str, url: str, params: Mapping[str, str] | None, json_body: Any
-    ) -> tuple[int, Any]:
+    ) -> tuple[int, Mapping[str, str], bytes, str]:
         try:
             async with self._session.request(
                 method,
@@ -134,9 +153,7 @@ class AsyncTransport:
                 allow_redirects=False,
             ) as response:
                 body = await response.read()
-                return response.status, interpret_response(
-                    self.target, method, str(response.url), response.status, response.headers, body
-                )
+                return response.status, response.headers, body, str(response.url)
         except (aiohttp.ClientError, asyncio.TimeoutError) as error:
             raise TransientVendorError(
                 f"could not reach {self.target.vendor} ({method} {without_query(url)}): "

@@ -1,4 +1,5 @@
-"""Importing sensors and operators (what every DAG parse pays for) must not import aiohttp or the sandbox."""
+"""Importing sensors and operators (what every DAG parse pays for) must not import aiohttp, requests (only a
+running task needs it), the sandbox, or another vendor's modules."""
 
 from __future__ import annotations
 
@@ -24,10 +25,13 @@ import pytest
     ],
 )
 def test_import_stays_light(module: str) -> None:
+    vendor = module.rsplit(".", 1)[1]
+    others = [v for v in ("zendesk", "wistia", "tradedesk") if v != vendor]
     code = (
         f"import sys, json; import {module}; "
         "print(json.dumps(sorted(m for m in sys.modules "
-        "if m.split('.')[0] == 'aiohttp' or m.startswith('airflow_jobstatus.sandbox'))))"
+        "if m.split('.')[0] in ('aiohttp', 'requests') or m.startswith('airflow_jobstatus.sandbox') "
+        f"or any(m.startswith('airflow_jobstatus.hooks.' + v) for v in {others!r}))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
@@ -59,7 +63,8 @@ def test_provider_info_declares_the_connection_form() -> None:
     }
     tradedesk = forms["jobstatus_tradedesk"]
     assert tradedesk["ui-field-behaviour"]["relabeling"]["password"] == "TTD-Auth token"
-    assert tradedesk["conn-fields"]["environment"]["schema"]["enum"] == ["production", "sandbox", None]
+    assert tradedesk["conn-fields"]["environment"]["schema"]["enum"] == ["production", "sandbox"]
+    assert tradedesk["conn-fields"]["environment"]["schema"]["default"] == "production"
 
 
 def test_airflow_lists_the_provider() -> None:

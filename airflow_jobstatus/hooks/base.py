@@ -61,6 +61,8 @@ class JobHook(BaseHook):
     check_request_may_404: ClassVar[bool] = False
     #: Words added to a "job not found" message: how long the vendor keeps job status data.
     retention_note: ClassVar[str] = "the id is wrong, or the vendor no longer keeps its status"
+    #: How many job ids one read request can carry (:meth:`read_requests` batches them by this many).
+    read_batch_size: ClassVar[int] = 1
     #: Status reads per minute the triggerer spends on one connection when its extra
     #: ``requests_per_minute`` is not set (see :mod:`airflow_jobstatus.budget`).
     default_requests_per_minute: ClassVar[float] = 300.0

@@ -160,6 +160,7 @@ class ZendeskJobHook(JobHook):
     )
     #: Half of the smallest plan's account limit (Team: 200 a minute), which every integration shares.
     default_requests_per_minute: ClassVar[float] = 100.0
+    read_batch_size: ClassVar[int] = SHOW_MANY_BATCH
 
     def __init__(self, zendesk_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(conn_id=zendesk_conn_id, **kwargs)

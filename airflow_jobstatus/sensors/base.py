@@ -111,9 +111,8 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
             raise AirflowSensorTimeout(f"timed out after {self.timeout:g} s: {result.message}")
         if result.outcome == "error":
             raise AirflowException(result.message)
-        self.log.info("%s", result.message)
         jobs = self.hook.get_jobs(self.job_ids())
-        return self._finish(jobs)
+        return self._finish(jobs)  # logs the jobs' outcome (the trigger's message would say it twice)
 
     def _poll_in_worker(self, context: Context) -> Any:
         self._last_jobs = []

@@ -185,25 +185,30 @@ class JobTrigger(BaseTrigger):
             # for a few hundred milliseconds while aiohttp and the vendor module load.
             hook_class = await asyncio.to_thread(load_hook_class, self.hook_path)
             async with JobPoller.watch(hook_class, self.conn_id, self.hook_params) as poller:
-                delay = 0.0
+                # The task read the jobs just before deferring (or just submitted them): the first read here
+                # joins the connection's next batch, at the latest after poll_interval.
+                first_within = min(self.poll_interval, max(self.deadline - time.time(), 0.0) / 2)
+                delay, since, joining = first_within, None, True
                 while True:
                     remaining = self.deadline - time.time()
-                    if delay >= remaining:  # the next read would come after the deadline
+                    due_in = delay if since is None else since + delay - time.monotonic()
+                    if due_in >= remaining:  # the next read would come after the deadline
                         await asyncio.sleep(max(remaining, 0.0))
                         progress = reporter.describe(jobs) or "no status could be read"
-                        return WaitEvent.of(
-                            "timeout", f"the wait reached its deadline: {progress}", jobs, self.resume
-                        )
+                        message = f"the wait reached its deadline: {progress}"
+                        return WaitEvent.of("timeout", message, jobs, self.resume)
                     try:
                         # A read's own retries (a long Retry-After) never carry the wait past its deadline.
-                        jobs = await asyncio.wait_for(poller.read(self.job_ids, delay), timeout=remaining)
+                        reading = poller.read_timed(self.job_ids, delay, since, joining=joining)
+                        jobs, since = await asyncio.wait_for(reading, timeout=remaining)
+                        joining = False
                     except asyncio.TimeoutError:
                         progress = reporter.describe(jobs) or "no status could be read"
                         message = f"the wait reached its deadline while the vendor held back: {progress}"
                         return WaitEvent.of("timeout", message, jobs, self.resume)
                     except TransientVendorError as error:
                         self.log.warning(f"{error}; still waiting")
-                        delay = max(self.poll_interval, error.retry_after or 0.0)
+                        delay, since = max(self.poll_interval, error.retry_after or 0.0), None
                         continue
                     reporter.report(jobs)
                     if all(job.state.is_terminal for job in jobs):

@@ -5,7 +5,8 @@ it wants them (:meth:`JobPoller.read` with a ``delay``). The poller coalesces th
 
 * when the earliest ask is due, it takes every ask due by then, and every ask due within half of its
   own delay (reading a job a little early costs nothing and puts waits in step: after a round or two,
-  the waits of one connection with the same interval are read together);
+  the waits of one connection with the same interval are read together); where the vendor reads ids in
+  batches, it fills the calls it needs anyway with the soonest other asks;
 * it reads the union of their job ids once, with the fewest calls the vendor allows (Zendesk's
   ``show_many`` takes 100 ids a call; Wistia and the Trade Desk read one job a call, sent concurrently),
   every call spending the connection's rate budget (:mod:`airflow_jobstatus.budget`);
@@ -40,6 +41,8 @@ _pollers: dict[tuple[asyncio.AbstractEventLoop, str, str, str], JobPoller] = {}
 EARLY_SHARE = 0.5
 #: A first read (no delay) waits this long for the waits starting with it, to share their batch.
 FIRST_READ_GATHER = 0.05
+#: Asks answered in one event-loop iteration (their triggers then run in the next one).
+DELIVER_AT_ONCE = 50
 #: Read calls of one batch in flight at once (the rate budget paces them further).
 MAX_CONCURRENT_CALLS = 20
 
@@ -59,6 +62,7 @@ class _Ask:
     due: float
     early: float
     answer: asyncio.Future[list[Job]] = field(repr=False)
+    read_at: float = 0.0
 
 
 class JobPoller:
@@ -105,20 +109,31 @@ class JobPoller:
         milliseconds, with the other waits starting at the same time. Ids the vendor could never accept
         fail at once, before joining a batch; errors of the call that read a job are raised here.
         """
+        jobs, _ = await self.read_timed(job_ids, delay)
+        return jobs
+
+    async def read_timed(
+        self, job_ids: Sequence[str], delay: float = 0.0, since: float | None = None, *, joining: bool = False
+    ) -> tuple[list[Job], float]:
+        """:meth:`read`, with ``delay`` counted from ``since`` (a ``time.monotonic()`` value, e.g. when the
+        previous read was sent) instead of now; also returns when this read was sent, to pass as the next
+        ``since``. A steady cadence then does not drift by each read's round trip. ``joining``: the first
+        read of a wait, which may come as early as the connection's next batch (any time within
+        ``delay``), so that waits starting one after another fall in step at once."""
         ids = tuple(dict.fromkeys(str(job_id) for job_id in job_ids))
         self.hook.read_requests(list(ids))  # a malformed id fails this ask only, before any request
         await self._open()
-        now = time.monotonic()
         delay = max(delay, 0.0)
-        due = now + (delay or FIRST_READ_GATHER)
-        ask = _Ask(ids, due, delay * EARLY_SHARE, asyncio.get_running_loop().create_future())
+        due = (time.monotonic() if since is None else since) + (delay or FIRST_READ_GATHER)
+        early = delay if joining else delay * EARLY_SHARE
+        ask = _Ask(ids, due, early, asyncio.get_running_loop().create_future())
         self._asks.append(ask)
         self.stats.asked += len(ids)
         self._wake.set()
         if self._runner is None or self._runner.done():
             self._runner = asyncio.create_task(self._run(), name=f"jobstatus poller {self.hook.conn_id}")
         try:
-            return await ask.answer
+            return await ask.answer, ask.read_at
         finally:
             if not ask.answer.done():  # cancelled: leave the batch
                 ask.answer.cancel()
@@ -135,12 +150,29 @@ class JobPoller:
                 with suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=next_due - now)
                 continue
-            batch = [ask for ask in self._asks if ask.due - ask.early <= now]
-            taken = set(map(id, batch))
-            self._asks = [ask for ask in self._asks if id(ask) not in taken]
+            batch = self._take_batch(now)
             task = asyncio.create_task(self._read_batch(batch))
             self._batches.add(task)
             task.add_done_callback(self._batches.discard)
+
+    def _take_batch(self, now: float) -> list[_Ask]:
+        """The asks to read now: those due (or nearly), then, where the vendor reads ids in batches, the
+        soonest others that fit in the calls already needed (they cost no extra call)."""
+        batch = [ask for ask in self._asks if ask.due - ask.early <= now]
+        size = self.hook.read_batch_size
+        if size > 1:
+            taken = set(map(id, batch))
+            room = -sum(len(ask.job_ids) for ask in batch) % size
+            for ask in sorted((a for a in self._asks if id(a) not in taken), key=lambda a: a.due):
+                if len(ask.job_ids) > room:
+                    break
+                batch.append(ask)
+                room -= len(ask.job_ids)
+        taken = set(map(id, batch))
+        self._asks = [ask for ask in self._asks if id(ask) not in taken]
+        for ask in batch:
+            ask.read_at = now
+        return batch
 
     async def _read_batch(self, batch: list[_Ask]) -> None:
         live = [ask for ask in batch if not ask.answer.done()]
@@ -157,15 +189,13 @@ class JobPoller:
         except Exception as error:  # nothing may leave a trigger waiting forever
             for job_id in wanted:
                 outcome.setdefault(job_id, error)
-        for ask in live:
-            if ask.answer.done():
-                continue
-            answers = [outcome[job_id] for job_id in ask.job_ids]
-            errors = [answer for answer in answers if isinstance(answer, BaseException)]
-            if errors:
-                ask.answer.set_exception(_most_telling(errors))
-            else:
-                ask.answer.set_result([answer for answer in answers if isinstance(answer, Job)])
+        for start in range(0, len(live), DELIVER_AT_ONCE):
+            if start:
+                # Each answered ask wakes its trigger in the next loop iteration: wake them a slice at a
+                # time, so that the event loop's other work never waits behind a thousand triggers.
+                await asyncio.sleep(0)
+            for ask in live[start : start + DELIVER_AT_ONCE]:
+                _deliver(ask, outcome)
 
     async def _read_call(
         self, request: ReadRequest, limit: asyncio.Semaphore, outcome: dict[str, Job | BaseException]
@@ -206,6 +236,18 @@ class JobPoller:
         stack, self._stack, self._transport = self._stack, None, None
         if stack is not None:
             await stack.aclose()
+
+
+def _deliver(ask: _Ask, outcome: dict[str, Job | BaseException]) -> None:
+    """Answer one ask with its jobs, or with the most telling error among them."""
+    if ask.answer.done():
+        return
+    answers = [outcome[job_id] for job_id in ask.job_ids]
+    errors = [answer for answer in answers if isinstance(answer, BaseException)]
+    if errors:
+        ask.answer.set_exception(_most_telling(errors))
+    else:
+        ask.answer.set_result([answer for answer in answers if isinstance(answer, Job)])
 
 
 def _most_telling(errors: list[BaseException]) -> BaseException:
