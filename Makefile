@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 CODE := airflow_jobstatus tests example_dags scripts benchmarks
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv test lint types unit demo sandbox bench clean airflow
+.PHONY: venv test lint types unit compat demo sandbox bench clean airflow browser
 
 venv: $(STAMP)
 
@@ -26,7 +26,11 @@ types: venv
 unit: venv
 	$(BIN)/pytest
 
-test: lint types unit
+test: lint types unit compat
+
+# The oldest Airflow we claim (3.1.0) in its own .venv-compat: imports, providers list, one example DAG.
+compat: venv
+	$(BIN)/python scripts/compat_smoke.py
 
 demo: venv
 	$(BIN)/python scripts/demo.py
@@ -38,6 +42,10 @@ sandbox: venv
 airflow: venv
 	$(BIN)/python scripts/local_airflow.py
 
+# Headless Chromium and chromedriver from Debian for tests/e2e/test_ui.py (apt-get; root or sudo).
+browser:
+	bash scripts/install_browser.sh
+
 # The benchmarks of issue 8 with their anchors (the `bench` extra): writes benchmarks/RESULTS.md (~10 min).
 $(BENCH_STAMP): pyproject.toml $(STAMP)
 	$(BIN)/uv pip install --python $(BIN)/python --quiet -e ".[test,bench]"
@@ -47,4 +55,4 @@ bench: $(BENCH_STAMP)
 	$(BIN)/python -m benchmarks.run
 
 clean:
-	rm -rf $(VENV) .airflow .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .venv-compat .airflow .pytest_cache .mypy_cache .ruff_cache
