@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -72,6 +73,18 @@ def session_count() -> int:
     return sum(1 for shared in _sessions.values() if shared.session is not None)
 
 
+_parser: ThreadPoolExecutor | None = None
+
+
+def _parser_thread() -> ThreadPoolExecutor:
+    """One thread for every large answer of the process: with more, they would take turns on the GIL with
+    the event loop and slow it down instead of freeing it."""
+    global _parser
+    if _parser is None:
+        _parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="jobstatus-parse")
+    return _parser
+
+
 class AsyncTransport:
     """Non-blocking twin of :class:`~airflow_jobstatus.transport.SyncTransport` on a leased session.
 
@@ -113,7 +126,9 @@ class AsyncTransport:
                     return self._answer(method, final_url, status, headers, body, parse)
                 # A large answer (e.g. 100 Zendesk jobs) is decoded and validated in a thread, so the event
                 # loop the other triggers share keeps running (Python switches threads every few ms).
-                return await asyncio.to_thread(self._answer, method, final_url, status, headers, body, parse)
+                return await asyncio.get_running_loop().run_in_executor(
+                    _parser_thread(), self._answer, method, final_url, status, headers, body, parse
+                )
             except Exception as error:
                 if self.budget is not None and isinstance(error, TransientVendorError):
                     self._hold_budget(self.budget, error)
