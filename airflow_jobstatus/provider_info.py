@@ -91,7 +91,7 @@ def _tradedesk_connection() -> dict[str, Any]:
             "environment": {
                 "label": "Environment",
                 "description": "production (api.thetradedesk.com) or sandbox (ext-api.sb.thetradedesk.com).",
-                "schema": {"type": "string", "enum": ["production", "sandbox"], "default": "production"},
+                "schema": {"type": ["string", "null"], "enum": ["production", "sandbox", None]},
             },
             "requests_per_minute": _budget_field(300, "no documented limit"),
         },

@@ -63,8 +63,7 @@ def test_provider_info_declares_the_connection_form() -> None:
     }
     tradedesk = forms["jobstatus_tradedesk"]
     assert tradedesk["ui-field-behaviour"]["relabeling"]["password"] == "TTD-Auth token"
-    assert tradedesk["conn-fields"]["environment"]["schema"]["enum"] == ["production", "sandbox"]
-    assert tradedesk["conn-fields"]["environment"]["schema"]["default"] == "production"
+    assert tradedesk["conn-fields"]["environment"]["schema"]["enum"] == ["production", "sandbox", None]
 
 
 def test_airflow_lists_the_provider() -> None:
