@@ -351,3 +351,12 @@ def wait_until(predicate: Any, timeout: float, step: float = 0.1) -> bool:
             return True
         time.sleep(step)
     return bool(predicate())
+
+
+def command_line(run: Any, description: str | None, quick_help: str) -> None:
+    """A benchmark's ``main()``: ``--quick`` (described by ``quick_help``) then ``run(quick)``."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help=quick_help)
+    run(parser.parse_args().quick)

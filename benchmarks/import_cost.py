@@ -13,13 +13,24 @@ time of the child's top-level imports.
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 from pathlib import Path
 from typing import Any
 
-from benchmarks.common import PYTHON, REPO, Result, Row, Workdir, fmt, median, ratio, verdict, worker_env
+from benchmarks.common import (
+    PYTHON,
+    REPO,
+    Result,
+    Row,
+    Workdir,
+    command_line,
+    fmt,
+    median,
+    ratio,
+    verdict,
+    worker_env,
+)
 
 RUNS = 7
 TARGET = 1 / 3
@@ -201,9 +212,7 @@ def run(quick: bool = False) -> Result:
 
 def main() -> None:
     """Command line."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="2 interpreters per set (a smoke run)")
-    run(parser.parse_args().quick)
+    command_line(run, __doc__, "2 interpreters per set (a smoke run)")
 
 
 if __name__ == "__main__":

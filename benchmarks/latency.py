@@ -11,10 +11,9 @@ job, less one each). Whatever our trigger does (fixed today, progress-paced late
 
 from __future__ import annotations
 
-import argparse
 from typing import Any
 
-from benchmarks.common import Result, Row, Sandbox, Workdir, fmt, percentile, ratio, verdict
+from benchmarks.common import Result, Row, Sandbox, Workdir, command_line, fmt, percentile, ratio, verdict
 from benchmarks.wait_runs import RunFigures, run_waits, schedule
 
 WAITS = 40
@@ -127,9 +126,7 @@ def run(quick: bool = False) -> Result:
 
 def main() -> None:
     """Command line."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a few waits, short jobs (a smoke run)")
-    run(parser.parse_args().quick)
+    command_line(run, __doc__, "a few waits, short jobs (a smoke run)")
 
 
 if __name__ == "__main__":

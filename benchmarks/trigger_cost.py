@@ -10,9 +10,7 @@ Anchor: the HTTP provider's ``HttpSensorTrigger`` (``poke_interval=1``) on the s
 
 from __future__ import annotations
 
-import argparse
-
-from benchmarks.common import Result, Row, Sandbox, Workdir, fmt, ratio, verdict
+from benchmarks.common import Result, Row, Sandbox, Workdir, command_line, fmt, ratio, verdict
 from benchmarks.wait_runs import ON_TIME_SLACK, RunFigures, run_waits, schedule
 
 WAITS = 1000
@@ -173,9 +171,7 @@ def run(quick: bool = False) -> Result:
 
 def main() -> None:
     """Command line."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a few waits, short jobs (a smoke run)")
-    run(parser.parse_args().quick)
+    command_line(run, __doc__, "a few waits, short jobs (a smoke run)")
 
 
 if __name__ == "__main__":

@@ -9,9 +9,7 @@ Ours runs with its defaults (cadence, coalescing, the connection's default rate 
 
 from __future__ import annotations
 
-import argparse
-
-from benchmarks.common import Result, Row, Sandbox, Workdir, fmt, ratio, verdict
+from benchmarks.common import Result, Row, Sandbox, Workdir, command_line, fmt, ratio, verdict
 from benchmarks.wait_runs import run_waits, schedule
 
 WAITS = 100
@@ -88,9 +86,7 @@ def run(quick: bool = False) -> Result:
 
 def main() -> None:
     """Command line."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="a few waits, short jobs (a smoke run)")
-    run(parser.parse_args().quick)
+    command_line(run, __doc__, "a few waits, short jobs (a smoke run)")
 
 
 if __name__ == "__main__":
