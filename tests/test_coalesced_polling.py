@@ -84,6 +84,24 @@ async def test_a_job_unknown_to_the_vendor_fails_only_its_own_wait(
     assert all(good_id not in events[-1].message for good_id in good)
 
 
+async def test_a_wait_holds_only_the_failed_items_of_a_finished_job(
+    sandbox: SandboxServer, zendesk_conn: str
+) -> None:
+    from airflow_jobstatus.hooks.zendesk import ZendeskJobHook
+    from airflow_jobstatus.triggers.poller import JobPoller
+
+    partial = sandbox.state.zendesk.create_job(total=100, failed_indexes=[7, 42], duration=0.0, queued_for=0)
+    clean = sandbox.state.zendesk.create_job(total=100, duration=0.0, queued_for=0)
+    async with JobPoller.watch(ZendeskJobHook, zendesk_conn, {}) as poller:
+        held = await poller.read([partial, clean])
+    assert [job.state.value for job in held] == ["partial", "succeeded"]
+    assert [item.index for item in held[0].results] == [7, 42]  # 98 succeeded items never built
+    assert held[1].results == []
+    assert ZendeskJobHook(zendesk_conn).get_jobs([partial])[0].results[99].success  # the task reads all
+    event = await run_to_end(trigger(ZENDESK, [partial], conn_id=zendesk_conn, poll=0.2))
+    assert (event.jobs[0].state, event.jobs[0].failed_items) == ("partial", 2)
+
+
 async def test_a_cancelled_wait_leaves_the_batch(sandbox: SandboxServer, zendesk_conn: str) -> None:
     staying = sandbox.state.zendesk.create_job(total=1, duration=2.5, queued_for=0)
     leaving = sandbox.state.zendesk.create_job(total=1, duration=30, queued_for=0)

@@ -185,6 +185,50 @@ def test_completed_job_with_failed_items_is_partial() -> None:
     assert failed[0].describe() == "index 1, id 12: TicketUpdateFailed: Subject: cannot be blank"
 
 
+def test_a_wait_keeps_only_the_failed_items_of_a_job() -> None:
+    payload = {
+        "job_status": {
+            "id": "f7",
+            "status": "completed",
+            "total": 3,
+            "progress": 3,
+            "results": [
+                {"id": 90, "action": "update", "success": True, "status": "Updated"},
+                {"index": 1, "id": 12, "error": "TicketUpdateFailed", "success": False},
+                {"index": 2, "error": "RecordInvalid", "details": "Email: is already being used"},
+            ],
+        }
+    }
+    full, waiting = parse_job(payload), parse_job(payload, succeeded_items=False)
+    assert waiting.state is full.state is JobState.PARTIAL
+    assert waiting.results == full.failed_items == waiting.failed_items
+    assert [item.index for item in waiting.results] == [1, 2]
+    assert (waiting.progress, waiting.total, waiting.percent) == (3, 3, 100.0)
+    all_done = {"id": "f8", "status": "completed", "results": [{"id": 1, "success": True}]}
+    assert len(parse_job(all_done).results) == 1
+    assert parse_job(all_done, succeeded_items=False).results == []
+
+
+def test_for_waiting_drops_succeeded_items_and_the_inline_result() -> None:
+    job = parse_job(
+        {"id": "f9", "status": "completed", "results": [{"id": 1}, {"id": 2, "error": "RecordInvalid"}]}
+    ).model_copy(update={"raw_result": '{"data": 1}'})
+    slim = job.for_waiting()
+    assert [item.id for item in slim.results] == [2]
+    assert slim.raw_result is None
+    assert (slim.id, slim.state, slim.message) == (job.id, job.state, job.message)
+    lean = parse_job({"id": "g0", "status": "working"})
+    assert lean.for_waiting() is lean
+
+
+@pytest.mark.parametrize("results", ["done", [1, 2], [{"id": 1}, "x"]])
+def test_results_that_are_not_objects_name_the_field(results: object) -> None:
+    payload = {"id": "h1", "status": "completed", "results": results}
+    for succeeded_items in (True, False):
+        with pytest.raises(VendorResponseError, match="results: expected a list of objects"):
+            parse_job(payload, succeeded_items=succeeded_items)
+
+
 def test_object_results_for_permanent_deletion() -> None:
     job = parse_job({"id": "g7", "status": "completed", "results": {"success": True}})
     assert job.state is JobState.SUCCEEDED

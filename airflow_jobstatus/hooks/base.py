@@ -91,6 +91,11 @@ class JobHook(BaseHook):
         """Jobs found in the answer to ``request`` (a job the vendor omits is reported missing)."""
         raise NotImplementedError
 
+    def parse_jobs_for_wait(self, request: ReadRequest, payload: Any) -> list[Job]:
+        """:meth:`parse_jobs` as a wait in the triggerer holds the jobs (:meth:`Job.for_waiting`). A vendor
+        whose answers carry many item results overrides it to skip building what a wait drops."""
+        return [job.for_waiting() for job in self.parse_jobs(request, payload)]
+
     def check_request(self) -> ReadRequest:
         """A cheap authenticated GET used by :meth:`test_connection`."""
         raise NotImplementedError
@@ -191,11 +196,14 @@ class JobHook(BaseHook):
             found.update((job.id, job) for job in await self.aread(request, transport))
         return self._in_order(ids, found)
 
-    async def aread(self, request: ReadRequest, transport: AsyncTransport) -> list[Job]:
-        """Send one read request: the jobs it found (a 404 becomes JobNotFoundError naming its ids)."""
+    async def aread(
+        self, request: ReadRequest, transport: AsyncTransport, *, waiting: bool = False
+    ) -> list[Job]:
+        """Send one read request: the jobs it found (a 404 becomes JobNotFoundError naming its ids).
+        ``waiting``: each job as a wait holds it (:meth:`~airflow_jobstatus.models.Job.for_waiting`)."""
         try:
             jobs: list[Job] = await transport.request_json(
-                "GET", request.path, params=request.params, parse=self._parser(request)
+                "GET", request.path, params=request.params, parse=self._parser(request, waiting)
             )
         except PermanentVendorError as error:
             raise self._not_found(request.job_ids, error) from None
@@ -230,8 +238,11 @@ class JobHook(BaseHook):
         return True, f"connected to {self.vendor} at {self.transport.target.base_url}"
 
     # --- shared plumbing ----------------------------------------------------------------------
-    def _parser(self, request: ReadRequest) -> Callable[[Any], list[Job]]:
-        """``parse_jobs`` for one request, run inside the transport's retries (a bad shape is retried)."""
+    def _parser(self, request: ReadRequest, waiting: bool = False) -> Callable[[Any], list[Job]]:
+        """``parse_jobs`` for one request, run inside the transport's retries (a bad shape is retried)
+        and, for a large answer, in the transport's parser thread (so is the slimming for a wait)."""
+        if waiting:
+            return lambda payload: self.parse_jobs_for_wait(request, payload)
         return lambda payload: self.parse_jobs(request, payload)
 
     def _not_found(self, job_ids: Sequence[str], error: PermanentVendorError) -> PermanentVendorError:

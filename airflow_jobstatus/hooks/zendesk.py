@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from airflow_jobstatus.connection import ConnectionFields, base_url_from_host, is_loopback
-from airflow_jobstatus.errors import ConfigurationError
+from airflow_jobstatus.errors import ConfigurationError, VendorResponseError
 from airflow_jobstatus.hooks.base import JobHook, ReadRequest, validated
 from airflow_jobstatus.hooks.zendesk_bulk import API_PREFIX, build_request, bulk_action
 from airflow_jobstatus.models import ItemResult, Job, JobState, map_status, percent_of
@@ -43,14 +43,37 @@ class ZendeskJobStatus(BaseModel):
     total: int | None = None
     progress: int | None = None
     message: str | None = None
-    results: list[dict[str, Any]] | dict[str, Any] | None = None
+    #: A list of item results (or one object); checked by :func:`raw_items`, not copied by pydantic.
+    results: Any = None
     job_type: str | None = None
+
+
+def item_succeeded(raw: dict[str, Any]) -> bool:
+    """Whether one entry of a job's ``results`` succeeded: unless it says ``success: false`` or carries an
+    error."""
+    success = raw.get("success")
+    if isinstance(success, bool):
+        return success
+    return not (raw.get("error") or raw.get("errors"))
+
+
+def raw_items(results: Any) -> list[dict[str, Any]]:
+    """A job's ``results`` as a list of entries (Zendesk sends one object for a single-item job)."""
+    if results is None:
+        return []
+    entries = [results] if isinstance(results, dict) else results
+    if not isinstance(entries, list) or not all(isinstance(entry, dict) for entry in entries):
+        raise VendorResponseError(
+            f"{VENDOR} sent a job status that does not fit the documented shape: results: "
+            "expected a list of objects"
+        )
+    return entries
 
 
 def parse_item(raw: dict[str, Any]) -> ItemResult:
     """One entry of a job's ``results``: success unless it says ``success: false`` or carries an error."""
     error = raw.get("error") or raw.get("errors") or None
-    success = raw["success"] if isinstance(raw.get("success"), bool) else not error
+    success = item_succeeded(raw)
     details = raw.get("details")
     return ItemResult(
         index=raw.get("index") if isinstance(raw.get("index"), int) else None,
@@ -64,16 +87,18 @@ def parse_item(raw: dict[str, Any]) -> ItemResult:
     )
 
 
-def parse_job(payload: Any) -> Job:
-    """A :class:`Job` from a Zendesk job status, bare or in its ``{"job_status": ...}`` envelope."""
+def parse_job(payload: Any, *, succeeded_items: bool = True) -> Job:
+    """A :class:`Job` from a Zendesk job status, bare or in its ``{"job_status": ...}`` envelope.
+
+    ``succeeded_items=False``: the job as a wait holds it (:meth:`Job.for_waiting`), built without ever
+    making the succeeded items' results (a finished job of 100 items costs a few dict look-ups).
+    """
     raw = payload.get("job_status", payload) if isinstance(payload, dict) else payload
     status = validated(ZendeskJobStatus, raw, VENDOR, "job status", "job_status")
-    if isinstance(status.results, list):
-        results = [parse_item(item) for item in status.results]
-    elif isinstance(status.results, dict):
-        results = [parse_item(status.results)]
-    else:
-        results = []
+    entries = raw_items(status.results)
+    if not succeeded_items:
+        entries = [entry for entry in entries if not item_succeeded(entry)]
+    results = [parse_item(entry) for entry in entries]
     state = map_status(VENDOR, STATUS_MAP, status.status)
     if state is JobState.SUCCEEDED and any(not item.success for item in results):
         state = JobState.PARTIAL
@@ -91,11 +116,11 @@ def parse_job(payload: Any) -> Job:
     )
 
 
-def parse_jobs_payload(payload: Any) -> list[Job]:
+def parse_jobs_payload(payload: Any, *, succeeded_items: bool = True) -> list[Job]:
     """Jobs from a single-job answer or a ``{"job_statuses": [...]}`` list answer."""
     if isinstance(payload, dict) and isinstance(payload.get("job_statuses"), list):
-        return [parse_job(item) for item in payload["job_statuses"]]
-    return [parse_job(payload)]
+        return [parse_job(item, succeeded_items=succeeded_items) for item in payload["job_statuses"]]
+    return [parse_job(payload, succeeded_items=succeeded_items)]
 
 
 def zendesk_base_url(fields: ConnectionFields) -> str:
@@ -187,6 +212,10 @@ class ZendeskJobHook(JobHook):
     def parse_jobs(self, request: ReadRequest, payload: Any) -> list[Job]:
         """Jobs from a show or show_many answer."""
         return parse_jobs_payload(payload)
+
+    def parse_jobs_for_wait(self, request: ReadRequest, payload: Any) -> list[Job]:
+        """Jobs from a show or show_many answer, as a wait holds them: succeeded items are never built."""
+        return parse_jobs_payload(payload, succeeded_items=False)
 
     def check_request(self) -> ReadRequest:
         """The job status list: cheap, and any agent may read it."""

@@ -41,8 +41,10 @@ _pollers: dict[tuple[asyncio.AbstractEventLoop, str, str, str], JobPoller] = {}
 EARLY_SHARE = 0.5
 #: A first read (no delay) waits this long for the waits starting with it, to share their batch.
 FIRST_READ_GATHER = 0.05
-#: Asks answered in one event-loop iteration (their triggers then run in the next one).
-DELIVER_AT_ONCE = 50
+#: Asks answered in one event-loop iteration (their triggers then run in the next one). A trigger's turn
+#: costs 0.1-0.3 ms, so a slice of 5 keeps every iteration short: with 50, 1000 waits at 1 s made the
+#: event-loop lag p99 25 ms; with 5, 9-13 ms (benchmarks/RESULTS.md).
+DELIVER_AT_ONCE = 5
 #: Read calls of one batch in flight at once (the rate budget paces them further).
 MAX_CONCURRENT_CALLS = 20
 
@@ -204,7 +206,7 @@ class JobPoller:
         async with limit:
             self.stats.calls += 1
             try:
-                jobs = await self.hook.aread(request, self._transport)
+                jobs = await self.hook.aread(request, self._transport, waiting=True)
             except Exception as error:
                 for job_id in request.job_ids:
                     outcome[job_id] = error
