@@ -27,6 +27,11 @@ class PermanentVendorError(JobStatusError):
         self.payload = payload
 
 
+class RequestRefused(PermanentVendorError):
+    """The vendor refused the content of a request (e.g. GraphQL errors in a 200 answer): the same
+    request would be refused again."""
+
+
 class VendorAuthError(PermanentVendorError):
     """The vendor rejected the connection's credentials (HTTP 401/403)."""
 

@@ -91,7 +91,17 @@ def _tradedesk_connection() -> dict[str, Any]:
             "environment": {
                 "label": "Environment",
                 "description": "production (api.thetradedesk.com) or sandbox (ext-api.sb.thetradedesk.com).",
-                "schema": {"type": ["string", "null"], "enum": ["production", "sandbox", None]},
+                # Nullable type: the UI then shows the field as optional (no "*"); a cleared field means
+                # production. No None in the enum: the UI would offer it as a literal "null" choice.
+                "schema": {
+                    "type": ["string", "null"],
+                    "enum": ["production", "sandbox"],
+                    "default": "production",
+                    "values_display": {
+                        "production": "production (api.thetradedesk.com)",
+                        "sandbox": "sandbox (ext-api.sb.thetradedesk.com)",
+                    },
+                },
             },
             "requests_per_minute": _budget_field(300, "no documented limit"),
         },
@@ -138,4 +148,22 @@ def get_provider_info() -> dict[str, Any]:
             for name, _, _ in VENDORS
         ],
         "connection-types": [_zendesk_connection(), _wistia_connection(), _tradedesk_connection()],
+        "config": {
+            "jobstatus": {
+                "description": "Settings of the airflow-jobstatus provider.",
+                "options": {
+                    "result_base_path": {
+                        "description": (
+                            "Where a job result too large for XCom goes when the operator has no output_path "
+                            "(any object storage URL). Empty: [common.io] xcom_objectstorage_path when set, "
+                            "else AIRFLOW_HOME/jobstatus_results on the worker's own disk."
+                        ),
+                        "version_added": "0.1.0",
+                        "type": "string",
+                        "example": "s3://aws_default@my-bucket/jobstatus",
+                        "default": "",
+                    }
+                },
+            }
+        },
     }

@@ -5,8 +5,9 @@ The policy, the same for every vendor with result files:
 - ``output_path`` given: the result is always written there (``file://``, ``s3://``, ``gs://``...: any
   Airflow object storage), chunk by chunk, and ``{"path", "size", "sha256"}`` is returned;
 - no ``output_path``: a result of at most ``inline_limit`` bytes is parsed and returned (it lands in
-  XCom); a bigger one fails the task with a message that says to set ``output_path``, rather than
-  filling XCom or a worker's disk. The job is not lost: a retry with ``output_path`` reattaches to it.
+  XCom); a bigger one is streamed to the path ``overflow`` gives (the operators give the task's default
+  location, :mod:`airflow_jobstatus.result_location`) and its ``{"path", "size", "sha256"}`` returned.
+  Without ``overflow`` (a hook called directly) a bigger one raises :class:`ResultTooLarge`.
 
 Memory stays flat: a download is never held whole, only the inline case reads at most ``inline_limit``.
 A download cut off halfway is retried from the start, and the destination is removed rather than left
@@ -60,7 +61,7 @@ class ResultSource:
 
 
 class ResultTooLarge(ConfigurationError):
-    """A result is bigger than ``inline_limit`` and no ``output_path`` was given."""
+    """A result is bigger than ``inline_limit`` and there is no path to write it to."""
 
 
 def deliver_result(
@@ -70,12 +71,30 @@ def deliver_result(
     output_path: str | None,
     inline_limit: int = DEFAULT_INLINE_LIMIT,
     retry: RetryPolicy | None = None,
+    overflow: Callable[[], str] | None = None,
 ) -> Any:
-    """The task's return value for a job's result (see the module docstring)."""
+    """The task's return value for a job's result (see the module docstring). ``overflow`` is called
+    only when the result is too large to return, for the path to write it to."""
     if source.inline is None and source.url is None:
         raise PermanentVendorError(f"job {source.job_id} ended without a result (no inline result, no link)")
     if output_path:
         return store_result(source, open_url, output_path, retry or RetryPolicy()).to_dict()
+    try:
+        return _inline_result(source, open_url, inline_limit)
+    except ResultTooLarge:
+        if overflow is None:
+            raise
+        path = overflow()
+        log.warning(
+            "the result of job %s is above inline_limit (%d bytes): it goes to %s, not to XCom",
+            source.job_id,
+            inline_limit,
+            path,
+        )
+        return store_result(source, open_url, path, retry or RetryPolicy()).to_dict()
+
+
+def _inline_result(source: ResultSource, open_url: Opener, inline_limit: int) -> Any:
     if source.inline is not None:
         size = len(source.inline.encode())
         if size > inline_limit:
@@ -161,6 +180,20 @@ def object_storage_path(output_path: str) -> Any:
     if path.protocol in ("file", "local"):
         path.parent.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def check_inline_limit(inline_limit: Any) -> int:
+    """``inline_limit`` as a whole number of bytes, or a ConfigurationError naming it and the fix."""
+    try:
+        limit = int(inline_limit)
+    except (TypeError, ValueError):
+        limit = -1
+    if isinstance(inline_limit, bool) or limit < 0 or limit != inline_limit:
+        raise ConfigurationError(
+            f"inline_limit must be a whole number of bytes, 0 or more (0: always write the result to a "
+            f"path), not {inline_limit!r}; the default is {DEFAULT_INLINE_LIMIT}"
+        )
+    return limit
 
 
 def check_output_path(output_path: str) -> None:

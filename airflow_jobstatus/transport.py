@@ -266,11 +266,13 @@ def open_download(
     the API host, whatever its address. Redirects are followed (nothing secret can leak through them).
 
     A refused link (4xx) raises PermanentVendorError; an unreachable host, 5xx or a cut connection
-    TransientVendorError (also while reading the chunks).
+    TransientVendorError (also while reading the chunks). The chunks are the document itself: a body the
+    host sends compressed anyway (``Content-Encoding``) is decompressed, and its size is then unknown.
     """
     import requests
 
-    headers = {"Accept": "application/json", "User-Agent": "airflow-jobstatus"}
+    # identity: the bytes stored are the document's, and Content-Length counts them.
+    headers = {"Accept": "application/json", "Accept-Encoding": "identity", "User-Agent": "airflow-jobstatus"}
     where = without_query(url)
     try:
         response = requests.get(url, headers=headers, stream=True, timeout=timeout)
@@ -287,6 +289,8 @@ def open_download(
                 status=response.status_code,
             )
         length = response.headers.get("Content-Length")
+        if response.headers.get("Content-Encoding", "identity").lower() != "identity":
+            length = None  # the length of the compressed bytes, not of the chunks
         yield Download(
             _chunks(response, chunk_size, where), int(length) if length and length.isdigit() else None
         )

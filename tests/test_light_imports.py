@@ -63,7 +63,12 @@ def test_provider_info_declares_the_connection_form() -> None:
     }
     tradedesk = forms["jobstatus_tradedesk"]
     assert tradedesk["ui-field-behaviour"]["relabeling"]["password"] == "TTD-Auth token"
-    assert tradedesk["conn-fields"]["environment"]["schema"]["enum"] == ["production", "sandbox", None]
+    environment = tradedesk["conn-fields"]["environment"]["schema"]
+    assert environment["enum"] == ["production", "sandbox"]  # no literal "null" choice in the form
+    assert environment["type"] == ["string", "null"]  # optional: the form shows no "*" after the label
+    assert environment["default"] == "production"
+    option = info["config"]["jobstatus"]["options"]["result_base_path"]
+    assert option["type"] == "string" and option["default"] == ""
 
 
 def test_airflow_lists_the_provider() -> None:

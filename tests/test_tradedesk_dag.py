@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -127,11 +128,55 @@ def stored_job_id(sandbox: SandboxServer) -> str:
     return submit.job_id
 
 
-def test_a_large_result_without_output_path_fails_asking_for_one(sandbox: SandboxServer) -> None:
+def run_large_result_without_output_path(sandbox: SandboxServer, env: dict[str, str]) -> DagRunResult:
     sandbox.state.tradedesk.config.raw_result_limit = 1000
-    result = run_op(sandbox, GRAPHQL, query=f"{QUERY} # sandbox:bytes=50000", inline_limit=10_000)
-    assert result.task_states == {"op": "failed"}
-    assert "above inline_limit (10000 bytes), so it does not go to XCom: set output_path" in result.logs["op"]
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        return run_op(sandbox, GRAPHQL, query=f"{QUERY} # sandbox:bytes=50000", inline_limit=10_000)
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def test_a_large_result_without_output_path_goes_to_the_configured_base(
+    sandbox: SandboxServer, tmp_path: Path
+) -> None:
+    base = tmp_path / "results"
+    result = run_large_result_without_output_path(
+        sandbox, {"AIRFLOW__JOBSTATUS__RESULT_BASE_PATH": f"file://{base}"}
+    )
+    assert result.task_states == {"op": "success"}
+    job_id = stored_job_id(sandbox)
+    run_folder = re.sub(r"[^A-Za-z0-9._=+-]", "_", result.run_id)
+    target = base / "tradedesk_ops" / run_folder / "op" / f"{job_id}.json"
+    size = result_size(50000)
+    assert result.xcom("op") == {"path": f"file://{target}", "size": size, "sha256": result_sha256(50000)}
+    assert target.stat().st_size == size
+    assert "above inline_limit (10000 bytes): it goes to file://" in result.logs["op"]
+    assert "[jobstatus] result_base_path" in result.logs["op"]
+
+
+def test_with_no_setting_a_large_result_goes_to_the_workers_disk_with_a_warning(
+    sandbox: SandboxServer,
+) -> None:
+    result = run_large_result_without_output_path(
+        sandbox,
+        {"AIRFLOW__JOBSTATUS__RESULT_BASE_PATH": "", "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH": ""},
+    )
+    assert result.task_states == {"op": "success"}
+    stored = result.xcom("op")
+    job_id = stored_job_id(sandbox)
+    assert stored["path"].startswith("file://") and stored["path"].endswith(f"/op/{job_id}.json")
+    assert "/jobstatus_results/tradedesk_ops/" in stored["path"]
+    assert Path(stored["path"].removeprefix("file://")).stat().st_size == stored["size"] == result_size(50000)
+    assert (
+        "on this worker's disk: set it (environment AIRFLOW__JOBSTATUS__RESULT_BASE_PATH)"
+        in (result.logs["op"])
+    )
 
 
 @pytest.mark.parametrize(("on_partial", "state"), [("fail", "failed"), ("warn", "success")])
@@ -159,18 +204,69 @@ def test_a_failed_job_fails_with_its_errors(sandbox: SandboxServer, deferrable: 
 
 def test_results_expired_says_the_results_are_gone_and_why(sandbox: SandboxServer) -> None:
     sandbox.state.tradedesk.config.results_expire_seconds = 0
-    result = run_op(sandbox, STANDARD, kind="third_party_data", payload={"partnerId": "p1"})
+    result = run_op(sandbox, STANDARD, kind="third_party_data", payload={"partnerId": "p1"}, retries=1)
     assert result.task_states == {"op": "failed"}
     log = result.logs["op"]
-    assert f"the results of job {stored_job_id(sandbox)} are gone (the job reports ResultsExpired)" in log
+    first, second = (submit.job_id for submit in sandbox.state.tradedesk.submits)
+    assert f"the results of job {first} are gone (the job reports ResultsExpired)" in log
     assert "keeps a job's results for 24 hours after it completes" in log
+    assert "A retry of this task, or clearing it, submits the request again as a new job" in log
+    # As the message says: the retry sent the request again, and its new job expired in turn.
+    assert f"the results of job {second} are gone" in log
+
+
+CALLBACK_DAG = """
+from datetime import datetime
+
+from airflow.sdk import DAG, task
+
+from airflow_jobstatus.operators.tradedesk import TradeDeskGraphQLBulkQueryOperator
+
+with DAG(dag_id="tradedesk_callback", schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
+    query = TradeDeskGraphQLBulkQueryOperator(
+        task_id="op",
+        query="query { advertisers { nodes { id } } }",
+        callback_url="https://cb.example.com/done",
+        callback_headers={"Authorization": "Bearer cb-secret-4417"},
+        poll_interval=0.3,
+    )
+
+    @task
+    def echo():
+        print("the callback header was Bearer cb-secret-4417")
+
+    query >> echo()
+"""
+
+
+def test_callback_header_values_are_masked_in_task_logs(sandbox: SandboxServer) -> None:
+    env = {"AIRFLOW_CONN_TRADEDESK_DEFAULT": tradedesk_connection(sandbox.url)}
+    result = run_dag(CALLBACK_DAG, "tradedesk_callback", env=env, mask_secrets=True)
+    assert result.task_states == {"op": "success", "echo": "success"}
+    (submit,) = sandbox.state.tradedesk.submits
+    headers = submit.body["callbackInput"]["callbackHeaders"]
+    assert headers == [{"key": "Authorization", "value": "Bearer cb-secret-4417"}]  # sent to the vendor
+    assert "the callback header was ***" in result.logs["echo"]
+    assert "cb-secret-4417" not in result.output
+
+
+def test_inline_limit_must_be_a_whole_number_of_bytes() -> None:
+    from airflow_jobstatus.errors import ConfigurationError
+    from airflow_jobstatus.operators.tradedesk import TradeDeskGraphQLBulkQueryOperator
+
+    for bad in (-1, "1MB", 1.5, True):
+        with pytest.raises(ConfigurationError, match="inline_limit must be a whole number of bytes"):
+            TradeDeskGraphQLBulkQueryOperator(task_id=f"q{bad}", query=QUERY, inline_limit=bad)
+    assert TradeDeskGraphQLBulkQueryOperator(task_id="q", query=QUERY, inline_limit=0).inline_limit == 0
 
 
 def test_graphql_errors_on_submit_fail_before_waiting(sandbox: SandboxServer) -> None:
-    result = run_op(sandbox, GRAPHQL, query="query { sandbox:gql-error }")
+    result = run_op(sandbox, GRAPHQL, query="query { sandbox:gql-error }", retries=1)
     assert result.task_states == {"op": "failed"}
+    assert result.try_numbers["op"] == 1  # the same query would be refused again: no retry
     log = result.logs["op"]
-    assert "refused the GraphQL bulk query: query: Syntax Error" in log
+    assert log.count("refused the GraphQL bulk query: query: Syntax Error") == 1
+    assert "(not retried: fix the input)" in log
     assert "Pausing task as DEFERRED" not in log
     assert sandbox.state.tradedesk.submits == []
 

@@ -197,6 +197,23 @@ def test_download_streams_to_a_file_without_the_token(
         hook.download_result(job)  # no output_path: too big for XCom
 
 
+def test_a_result_sent_compressed_is_stored_as_the_document(
+    sandbox: SandboxServer, tradedesk_conn: str, tmp_path: Path
+) -> None:
+    # An object store sends an object stored compressed with Content-Encoding: gzip whatever the client
+    # asked: its Content-Length then counts the compressed bytes, not the document's.
+    size = 400_000
+    sandbox.state.tradedesk.config.raw_result_limit = 1000
+    sandbox.state.tradedesk.config.gzip_downloads = True
+    hook = TradeDeskHook(tradedesk_conn)
+    job = hook.get_job(sandbox.state.tradedesk.create_job(duration=0, result_bytes=size))
+    target = tmp_path / "result.json"
+    stored = hook.download_result(job, str(target))
+    assert stored == {"path": f"file://{target}", "size": result_size(size), "sha256": result_sha256(size)}
+    assert target.read_text() == result_text(size)
+    assert hook.download_result(job, inline_limit=1_000_000) == json.loads(result_text(size))
+
+
 def test_small_results_come_back_parsed(sandbox: SandboxServer, tradedesk_conn: str) -> None:
     hook = TradeDeskHook(tradedesk_conn)
     job = hook.get_job(sandbox.state.tradedesk.create_job(duration=0, result_bytes=500))

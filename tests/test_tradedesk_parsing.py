@@ -97,6 +97,47 @@ def test_graphql_job_in_its_envelope_and_bare_in_both_spellings() -> None:
         assert job.progress_text() == "42.5%"
 
 
+GRAPHQL_FULL_CAMEL = {
+    "id": 9000002,
+    "createdAt": "2026-11-23T05:40:00Z",
+    "completedAt": "2026-11-23T05:42:30Z",
+    "completionPercentage": 100,
+    "status": "PartialSuccess",
+    "url": "https://results.example.com/9000002/k",
+    "rawResult": '{"data": {"advertisers": []}}',
+    "queryGqlErrors": ["advertisers.nodes[3].name: not authorized"],
+    "runtimeErrors": ["partition 7 timed out"],
+}
+SNAKE_KEYS = {
+    "createdAt": "created_at",
+    "completedAt": "completed_at",
+    "completionPercentage": "completion_percentage",
+    "rawResult": "raw_result",
+    "queryGqlErrors": "query_gql_errors",
+    "runtimeErrors": "runtime_errors",
+}
+
+
+@pytest.mark.parametrize("spelling", ["camelCase", "snake_case"])
+def test_graphql_job_with_every_documented_field(spelling: str) -> None:
+    payload = GRAPHQL_FULL_CAMEL
+    if spelling == "snake_case":
+        payload = {SNAKE_KEYS.get(key, key): value for key, value in GRAPHQL_FULL_CAMEL.items()}
+    job = parse_graphql_job({"job": payload})
+    assert (job.id, job.state, job.vendor_status, job.percent) == (
+        "9000002",
+        JobState.PARTIAL,
+        "PartialSuccess",
+        100.0,
+    )
+    assert job.created_at is not None and job.completed_at is not None
+    assert (job.completed_at - job.created_at).total_seconds() == 150
+    assert job.result_url == "https://results.example.com/9000002/k"
+    assert job.raw_result == '{"data": {"advertisers": []}}'
+    assert job.errors == ["advertisers.nodes[3].name: not authorized", "partition 7 timed out"]
+    assert job.extra == {"job_kind": "graphql"}
+
+
 def test_graphql_errors_are_the_jobs_errors() -> None:
     job = parse_graphql_job(
         {**GRAPHQL_CAMEL, "status": "Failure", "queryGqlErrors": ["bad field"], "runtimeErrors": ["timeout"]}

@@ -121,10 +121,13 @@ def test_a_failed_trim_job_fails_the_task_naming_the_media(sandbox: SandboxServe
 
 
 def test_a_refused_trim_range_fails_before_waiting_with_wistias_field_errors(sandbox: SandboxServer) -> None:
-    result = run_op(sandbox, "WistiaTrimMediaOperator", hashed_id="abc", trims=["00:09:00.000-00:12:00.000"])
+    trims = ["00:09:00.000-00:12:00.000"]
+    result = run_op(sandbox, "WistiaTrimMediaOperator", hashed_id="abc", trims=trims, retries=1)
     assert result.task_states == {"op": "failed"}
+    assert result.try_numbers["op"] == 1  # the same trims would be refused again: no retry
     log = result.logs["op"]
-    assert "the submit of item 0 was refused: Wistia refused to trim media abc" in log
+    assert log.count("the submit of item 0 was refused: Wistia refused to trim media abc") == 1
+    assert "(not retried: fix the input)" in log
     assert "HTTP 422): trims: 00:09:00.000-00:12:00.000 ends after the media" in log
     assert "Pausing task as DEFERRED" not in log
     assert sandbox.state.wistia.submits == []

@@ -54,7 +54,7 @@ class JobHook(BaseHook):
     conn_type: ClassVar[str]
     hook_name: ClassVar[str]
     #: HTTP statuses by which the vendor refuses a submit for now without acting on it (rate or job limits):
-    #: the same request may be sent again after ``Retry-After``.
+    #: the same request may be sent again after ``Retry-After``. See :meth:`is_refusal`.
     refusal_statuses: ClassVar[frozenset[int]] = frozenset({429})
     #: True when :meth:`check_request` reads an id that cannot exist (the vendor has no cheaper
     #: authenticated GET): its 404 then proves the token was accepted.
@@ -99,6 +99,15 @@ class JobHook(BaseHook):
     def check_request(self) -> ReadRequest:
         """A cheap authenticated GET used by :meth:`test_connection`."""
         raise NotImplementedError
+
+    @classmethod
+    def is_refusal(cls, error: TransientVendorError) -> bool:
+        """Whether a failed submit was refused unread, so sending it again cannot duplicate it: a 429, or
+        another of :attr:`refusal_statuses` that carries ``Retry-After`` (a proxy's bare 503 may come
+        after the vendor acted on the request: that answer counts as lost)."""
+        if error.status == 429:
+            return True
+        return error.status in cls.refusal_statuses and error.retry_after is not None
 
     @classmethod
     def job_for_xcom(cls, job: Job) -> dict[str, Any]:

@@ -7,7 +7,7 @@ both (how a local sandbox is reached).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, cast
 
@@ -16,6 +16,7 @@ from airflow_jobstatus.errors import (
     ConfigurationError,
     NoJobCreated,
     PermanentVendorError,
+    RequestRefused,
 )
 from airflow_jobstatus.hooks.base import JobHook, ReadRequest
 from airflow_jobstatus.hooks.tradedesk_models import (
@@ -137,12 +138,17 @@ class TradeDeskHook(JobHook):
     ) -> Job:
         """``POST /graphqlbulkqueryjob``: start a GraphQL bulk query job; returns it as queued.
 
-        An answer with GraphQL errors and no job (HTTP 200) raises PermanentVendorError showing them.
+        An answer with GraphQL errors and no job (HTTP 200) raises RequestRefused showing them. The values
+        of ``callback_headers`` (often a credential of the callback's receiver) are masked in task logs.
         """
         body: dict[str, Any] = {"query": check_query(query)}
         if callback_url:
             callback: dict[str, Any] = {"callbackUrl": callback_url}
             if callback_headers:
+                from airflow.sdk.log import mask_secret
+
+                for value in callback_headers.values():
+                    mask_secret(value)
                 callback["callbackHeaders"] = [{"key": k, "value": v} for k, v in callback_headers.items()]
             body["callbackInput"] = callback
         if beta_features:
@@ -150,7 +156,7 @@ class TradeDeskHook(JobHook):
         payload = self.submit_request("POST", "/graphqlbulkqueryjob", body, "a GraphQL bulk query job")
         errors = graphql_submit_errors(payload)
         if errors:
-            raise PermanentVendorError(
+            raise RequestRefused(
                 f"{VENDOR} refused the GraphQL bulk query: " + " | ".join(errors), payload=payload
             )
         job = parse_graphql_job(payload["payload"]["data"])
@@ -184,14 +190,25 @@ class TradeDeskHook(JobHook):
             yield download
 
     def download_result(
-        self, job: Job, output_path: str | None = None, *, inline_limit: int = DEFAULT_INLINE_LIMIT
+        self,
+        job: Job,
+        output_path: str | None = None,
+        *,
+        inline_limit: int = DEFAULT_INLINE_LIMIT,
+        overflow: Callable[[], str] | None = None,
     ) -> Any:
         """A finished job's result: its parsed JSON (at most ``inline_limit`` bytes), or, with
         ``output_path``, ``{"path", "size", "sha256"}`` of the copy streamed there (see
-        :mod:`airflow_jobstatus.results`). ``job`` should be fresh from :meth:`get_job`: it carries
-        ``raw_result`` when small and ``result_url`` otherwise.
+        :mod:`airflow_jobstatus.results`). A bigger result without ``output_path`` goes to the path
+        ``overflow()`` gives, or raises ResultTooLarge without it. ``job`` should be fresh from
+        :meth:`get_job`: it carries ``raw_result`` when small and ``result_url`` otherwise.
         """
         source = ResultSource(job.id, job.raw_result, job.result_url)
         return deliver_result(
-            source, self.open_result, output_path=output_path, inline_limit=inline_limit, retry=self.retry
+            source,
+            self.open_result,
+            output_path=output_path,
+            inline_limit=inline_limit,
+            retry=self.retry,
+            overflow=overflow,
         )

@@ -134,7 +134,9 @@ class WistiaHook(JobHook):
     ``partial_errors`` (failed items of ``results``) and other fields (``extra``). Bad input raises
     :class:`~airflow_jobstatus.errors.ConfigurationError` before any request; Wistia's 400/422 raise
     :class:`~airflow_jobstatus.errors.PermanentVendorError` with its field errors; a rate limit
-    (429 or 503) raises :class:`~airflow_jobstatus.errors.TransientVendorError` with ``retry_after``.
+    (429, or 503 with ``Retry-After``) raises :class:`~airflow_jobstatus.errors.TransientVendorError`
+    with ``retry_after``. Submits are synchronous on purpose: operators submit on the worker, and only
+    the wait runs in the triggerer (:meth:`aget_job`).
     Media moves are paced to Wistia's 10 requests per 5 minutes by waiting.
 
     :param wistia_conn_id: the Airflow connection (default ``wistia_default``).

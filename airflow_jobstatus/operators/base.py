@@ -31,6 +31,7 @@ from airflow_jobstatus.errors import (
     JobNotFoundError,
     NoJobCreated,
     PermanentVendorError,
+    RequestRefused,
     TransientVendorError,
 )
 from airflow_jobstatus.job_task import JobTaskMixin, positive_seconds
@@ -54,6 +55,9 @@ if TYPE_CHECKING:
 
 #: Seconds to wait after a refused submit when the vendor sends no Retry-After.
 REFUSED_SUBMIT_WAIT = 10.0
+#: Submit answers that refuse the request's content (bad request, field errors): a retry of the task
+#: would send the same input and be refused again, so the task fails without retrying.
+INPUT_REFUSED = frozenset({400, 422})
 
 
 class JobWaitTimeout(AirflowException):
@@ -123,8 +127,8 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
         return job_level_results(job, record.items)
 
     def conclude(
-        self, items: list[Any], ledger: Ledger, jobs: dict[str, Job]
-    ) -> tuple[list[dict[str, Any]], Verdict]:
+        self, context: Context, items: list[Any], ledger: Ledger, jobs: dict[str, Job]
+    ) -> tuple[Any, Verdict]:
         """The return value and the verdict once every job has ended (``jobs``: by id).
 
         By default one result per input item, in input order (:func:`merge_results`); a vendor whose
@@ -207,7 +211,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
             try:
                 job = self.submit_items([items[i] for i in chunk])
             except TransientVendorError as error:
-                if error.status not in self.hook_class.refusal_statuses:
+                if not self.hook_class.is_refusal(error):
                     raise AirflowException(
                         f"the answer to the submit of {describe_indexes(chunk)} was lost ({error}): "
                         f"{self.hook_class.vendor} may or may not have accepted it; a retry of the task "
@@ -223,9 +227,10 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
             except PermanentVendorError as error:
                 ledger.unconfirmed = []
                 self._save(context, ledger)
-                raise AirflowException(
-                    f"the submit of {describe_indexes(chunk)} was refused: {error}"
-                ) from None
+                message = f"the submit of {describe_indexes(chunk)} was refused: {error}"
+                if isinstance(error, RequestRefused) or error.status in INPUT_REFUSED:  # so would a retry
+                    raise AirflowFailException(f"{message} (not retried: fix the input)") from None
+                raise AirflowException(message) from None
             except NoJobCreated:  # answered in full: nothing to wait for, nothing unconfirmed
                 ledger.unconfirmed = []
                 self._save(context, ledger)
@@ -285,7 +290,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
         missing = [record.id for record in answering if record.id not in jobs]
         if missing:
             jobs.update((job.id, job) for job in self.hook.get_jobs(missing))
-        result, verdict = self.conclude(items, ledger, jobs)
+        result, verdict = self.conclude(context, items, ledger, jobs)
         for line in verdict.warnings:
             self.log.warning("%s", line)
         for line in verdict.failures:

@@ -2,8 +2,9 @@
 
 Each operator submits one job on the worker, records its id in the task state store and in XCom
 (``job_id``), defers until it ends, and returns the result: its parsed JSON when small (at most
-``inline_limit`` bytes), or ``{"path", "size", "sha256"}`` of the copy streamed to ``output_path``
-(see :mod:`airflow_jobstatus.results`). A retry reattaches to the job instead of submitting again.
+``inline_limit`` bytes), or ``{"path", "size", "sha256"}`` of the copy streamed to ``output_path`` (or,
+for a bigger result without one, to the task's default location; see :mod:`airflow_jobstatus.results`).
+A retry reattaches to the job instead of submitting again.
 """
 
 from __future__ import annotations
@@ -25,7 +26,8 @@ from airflow_jobstatus.ledger import LEDGER_KEY, Ledger
 from airflow_jobstatus.models import Job, JobState
 from airflow_jobstatus.operators.base import SubmitJobOperator
 from airflow_jobstatus.outcomes import Verdict, judge
-from airflow_jobstatus.results import DEFAULT_INLINE_LIMIT, check_output_path
+from airflow_jobstatus.result_location import default_result_path
+from airflow_jobstatus.results import DEFAULT_INLINE_LIMIT, check_inline_limit, check_output_path
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -45,9 +47,9 @@ class TradeDeskJobOperator(SubmitJobOperator):
     :param tradedesk_conn_id: the Airflow connection (default ``tradedesk_default``).
     :param output_path: where to stream the result (templated): ``s3://...``, ``gs://...``,
         ``file:///...`` or an absolute path. Without it a result of at most ``inline_limit`` bytes is
-        returned as parsed JSON, and a bigger one fails the task asking for ``output_path`` (a retry
-        with it set reattaches to the job).
-    :param inline_limit: the most bytes returned inline (default 1 MB).
+        returned as parsed JSON, and a bigger one is streamed to the task's default location
+        (``[jobstatus] result_base_path``, see :mod:`airflow_jobstatus.result_location`).
+    :param inline_limit: the most bytes returned inline (default 1 MB; 0: always write to a path).
 
     Waiting and retries (``poll_interval``, ``max_poll_interval``, ``timeout``, ``on_partial``,
     ``resubmit_unconfirmed``, ``deferrable``) are described in
@@ -69,7 +71,7 @@ class TradeDeskJobOperator(SubmitJobOperator):
         super().__init__(conn_id=tradedesk_conn_id, **kwargs)
         self.tradedesk_conn_id = tradedesk_conn_id
         self.output_path = output_path
-        self.inline_limit = int(inline_limit)
+        self.inline_limit = check_inline_limit(inline_limit)
 
     # --- what each Trade Desk operator defines ----------------------------------------------------
     def request(self) -> Any:
@@ -92,29 +94,43 @@ class TradeDeskJobOperator(SubmitJobOperator):
         super().publish_job_ids(context, ledger)
         context["ti"].xcom_push(key="job_id", value=ledger.job_ids()[-1])
 
-    def conclude(self, items: list[Any], ledger: Ledger, jobs: dict[str, Job]) -> tuple[Any, Verdict]:
+    def conclude(
+        self, context: Context, items: list[Any], ledger: Ledger, jobs: dict[str, Job]
+    ) -> tuple[Any, Verdict]:
         """Judge the job; when it may deliver, read it afresh (inline result, fresh link) and deliver."""
         (record,) = ledger.answering()
         job = jobs[record.id]
         verdict = judge([job], self.on_partial)
         summary = {"job_id": job.id, "status": job.vendor_status, "errors": job.errors}
         if job.state is JobState.EXPIRED:
-            verdict.failures = [self._results_gone(job.id, "the job reports ResultsExpired")]
+            # The ledger counts an expired job as not done: a retry (or clearing the task) submits anew.
+            again = "A retry of this task, or clearing it, submits the request again as a new job"
+            verdict.failures = [self._results_gone(job.id, "the job reports ResultsExpired", again)]
         if not verdict.ok:
             return summary, verdict
         hook = cast(TradeDeskHook, self.hook)
         fresh = hook.get_job(job.id)
         if fresh.raw_result is None and fresh.result_url is None:
             verdict.ok = False
-            verdict.failures = [self._results_gone(job.id, "it carries neither an inline result nor a link")]
+            again = (
+                "The job itself counts as done, so a retry would find the same: to run it again, change "
+                f"the request, or delete this task's state key '{LEDGER_KEY}' and clear the task"
+            )
+            why = "it carries neither an inline result nor a link"
+            verdict.failures = [self._results_gone(job.id, why, again)]
             return summary, verdict
-        return hook.download_result(fresh, self.output_path, inline_limit=self.inline_limit), verdict
+        result = hook.download_result(
+            fresh,
+            self.output_path,
+            inline_limit=self.inline_limit,
+            overflow=lambda: default_result_path(context, fresh.id),
+        )
+        return result, verdict
 
-    def _results_gone(self, job_id: str, why: str) -> str:
+    def _results_gone(self, job_id: str, why: str, again: str) -> str:
         return (
             f"the results of job {job_id} are gone ({why}): The Trade Desk keeps a job's results for "
-            f"{RESULT_RETENTION} after it completes. To run it again, change the request, or delete this "
-            f"task's state key '{LEDGER_KEY}' and clear the task"
+            f"{RESULT_RETENTION} after it completes. {again}"
         )
 
 

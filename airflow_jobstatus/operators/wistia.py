@@ -9,7 +9,7 @@ paced to Wistia's 10 per 5 minutes), records the job ids in the task state store
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from airflow_jobstatus.errors import ConfigurationError
 from airflow_jobstatus.hooks.wistia import WistiaHook
@@ -29,6 +29,9 @@ from airflow_jobstatus.models import ItemResult, Job
 from airflow_jobstatus.operators.base import SubmitJobOperator
 from airflow_jobstatus.operators.items import job_level_results, job_outcomes, judge_job_outcomes
 from airflow_jobstatus.outcomes import Verdict
+
+if TYPE_CHECKING:
+    from airflow.sdk import Context
 
 #: Requests that change nothing more when sent twice: a lost answer may be resent on a retry.
 SAFE_TO_REPEAT = frozenset({"tag", "archive", "restore", "move"})
@@ -104,7 +107,7 @@ class WistiaJobOperator(SubmitJobOperator):
         return {index: result.model_copy(update={"id": items[index]}) for index, result in results.items()}
 
     def conclude(
-        self, items: list[Any], ledger: Ledger, jobs: dict[str, Job]
+        self, context: Context, items: list[Any], ledger: Ledger, jobs: dict[str, Job]
     ) -> tuple[list[dict[str, Any]], Verdict]:
         """One row per job, in submit order, and the verdict (see the class docstring)."""
         outcomes = job_outcomes(ledger.owners(), ledger.answering(), jobs)

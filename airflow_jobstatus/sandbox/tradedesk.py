@@ -8,6 +8,7 @@ A test connection's host is `http://HOST:PORT/tradedesk`, standing for `https://
 
 from __future__ import annotations
 
+import gzip
 import hmac
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -220,7 +221,13 @@ async def download(request: web.Request) -> web.StreamResponse:
         chunk = config.download_chunk
         cut = config.cut_downloads > 0
         config.cut_downloads -= 1 if cut else 0
+        compressed = config.gzip_downloads
     size = result_size(job.result_bytes)
+    if compressed:
+        document = b"".join(iter_result(job.result_bytes, chunk))
+        body = gzip.compress(document)
+        headers = {"Content-Encoding": "gzip", "Vary": "Accept-Encoding"}
+        return web.Response(body=body, content_type="application/json", headers=headers)
     response = web.StreamResponse(status=200)
     response.content_type = "application/json"
     response.content_length = size

@@ -45,7 +45,9 @@ class TradeDeskSandboxConfig:
     bytes. Results are gone `results_expire_seconds` after completion; a download link answers 403
     `link_seconds` after completion. `snake_case` renders status answers with snake_case keys.
     `requests_per_minute` limits authenticated API requests (429). Downloads are written in chunks of
-    `download_chunk` bytes; the next `cut_downloads` downloads stop halfway and hang up.
+    `download_chunk` bytes; the next `cut_downloads` downloads stop halfway and hang up. `gzip_downloads`
+    serves them compressed (`Content-Encoding: gzip`, the compressed length), as an object store does for
+    an object stored compressed, whatever the client asked for.
     """
 
     api_token: str = "sandbox-ttd-token"
@@ -59,6 +61,7 @@ class TradeDeskSandboxConfig:
     requests_per_minute: int | None = None
     download_chunk: int = 1 << 20
     cut_downloads: int = 0
+    gzip_downloads: bool = False
 
 
 # ----- result documents: {"data":{"rows":[ROW,ROW,...]}} with rows of ROW_BYTES bytes each -----

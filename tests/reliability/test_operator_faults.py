@@ -286,6 +286,8 @@ LOST = [
     pytest.param(ZENDESK_CREATE, dict(status=None, reset=True), False, False, id="zendesk-create-reset-kept"),
     # adding a tag twice is adding it once: resent
     pytest.param(WISTIA_TAG, HTML_502, True, False, id="wistia-tag-502-resent"),
+    # a 503 without Retry-After may be a proxy's, after Wistia acted: a lost answer, not a refusal
+    pytest.param(WISTIA_TAG, dict(status=503), True, True, id="wistia-tag-bare-503-lost"),
     # a GraphQL query changes nothing: resent
     pytest.param(
         TRADEDESK_QUERY, dict(status=None, reset=True), True, True, id="tradedesk-query-reset-resent"

@@ -1,0 +1,79 @@
+"""Where a result too large for XCom goes when the task names no ``output_path``.
+
+The base is the first of these that is set:
+
+1. ``[jobstatus] result_base_path`` (environment ``AIRFLOW__JOBSTATUS__RESULT_BASE_PATH``): any object
+   storage URL, e.g. ``s3://aws_default@bucket/jobstatus``;
+2. ``[common.io] xcom_objectstorage_path``: where the deployment already keeps large XCom values;
+3. ``file://{AIRFLOW_HOME}/jobstatus_results``: the worker's own disk, with a warning, since a task on
+   another worker cannot read it there.
+
+Under it, one file per task and job: ``{base}/{dag_id}/{run_id}/{task_id}[/map_{index}]/{job_id}.json``.
+The name does not depend on the try, so a retry that reattaches to the same job writes the same file.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+SECTION = "jobstatus"
+OPTION = "result_base_path"
+#: The Airflow setting of the Common IO provider for large XCom values, used when ours is not set.
+XCOM_STORAGE = ("common.io", "xcom_objectstorage_path")
+LOCAL_FOLDER = "jobstatus_results"
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=+-]")
+
+
+def _setting(section: str, option: str) -> str:
+    try:
+        from airflow.sdk import conf  # Airflow >= 3.2
+    except ImportError:  # Airflow 3.1
+        from airflow.configuration import conf  # type: ignore[no-redef,attr-defined,assignment,unused-ignore]
+    return str(conf.get(section, option, fallback="") or "").strip()
+
+
+def result_base_path() -> tuple[str, str]:
+    """The base for results without ``output_path``, and the setting it came from (for the log)."""
+    ours = _setting(SECTION, OPTION)
+    if ours:
+        return ours, f"[{SECTION}] {OPTION}"
+    xcom = _setting(*XCOM_STORAGE)
+    if xcom:
+        return xcom, f"[{XCOM_STORAGE[0]}] {XCOM_STORAGE[1]}"
+    home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
+    return f"file://{os.path.join(home, LOCAL_FOLDER)}", "the default (this worker's disk)"
+
+
+def path_part(text: Any) -> str:
+    """One segment of a result path: characters object stores and file systems all accept."""
+    return _UNSAFE.sub("_", str(text)) or "_"
+
+
+def default_result_path(context: Any, job_id: str) -> str:
+    """The path a task's job result goes to when it is too large for XCom and no ``output_path`` is set
+    (see the module docstring); logs which setting chose the base."""
+    ti = context["ti"]
+    base, source = result_base_path()
+    parts = [ti.dag_id, ti.run_id, ti.task_id]
+    map_index = getattr(ti, "map_index", -1)
+    if map_index is not None and map_index >= 0:
+        parts.append(f"map_{map_index}")
+    parts.append(f"{job_id}.json")
+    path = "/".join([base.rstrip("/"), *(path_part(part) for part in parts)])
+    if source.startswith("the default"):
+        log.warning(
+            "no [%s] %s is set, so the result goes to %s on this worker's disk: set it (environment "
+            "AIRFLOW__JOBSTATUS__RESULT_BASE_PATH) to shared object storage such as s3://bucket/results",
+            SECTION,
+            OPTION,
+            path,
+        )
+    else:
+        log.info("results too large for XCom go under %s (from %s)", base, source)
+    return path
