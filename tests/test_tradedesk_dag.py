@@ -128,27 +128,21 @@ def stored_job_id(sandbox: SandboxServer) -> str:
     return submit.job_id
 
 
-def run_large_result_without_output_path(sandbox: SandboxServer, env: dict[str, str]) -> DagRunResult:
+def run_large_result_without_output_path(
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, settings: dict[str, str]
+) -> DagRunResult:
     sandbox.state.tradedesk.config.raw_result_limit = 1000
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        return run_op(sandbox, GRAPHQL, query=f"{QUERY} # sandbox:bytes=50000", inline_limit=10_000)
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
+    for name, value in settings.items():
+        monkeypatch.setenv(name, value)
+    return run_op(sandbox, GRAPHQL, query=f"{QUERY} # sandbox:bytes=50000", inline_limit=10_000)
 
 
 def test_a_large_result_without_output_path_goes_to_the_configured_base(
-    sandbox: SandboxServer, tmp_path: Path
+    sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base = tmp_path / "results"
-    result = run_large_result_without_output_path(
-        sandbox, {"AIRFLOW__JOBSTATUS__RESULT_BASE_PATH": f"file://{base}"}
-    )
+    settings = {"AIRFLOW__JOBSTATUS__RESULT_BASE_PATH": f"file://{base}"}
+    result = run_large_result_without_output_path(sandbox, monkeypatch, settings)
     assert result.task_states == {"op": "success"}
     job_id = stored_job_id(sandbox)
     run_folder = re.sub(r"[^A-Za-z0-9._=+-]", "_", result.run_id)
@@ -161,22 +155,18 @@ def test_a_large_result_without_output_path_goes_to_the_configured_base(
 
 
 def test_with_no_setting_a_large_result_goes_to_the_workers_disk_with_a_warning(
-    sandbox: SandboxServer,
+    sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    result = run_large_result_without_output_path(
-        sandbox,
-        {"AIRFLOW__JOBSTATUS__RESULT_BASE_PATH": "", "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH": ""},
-    )
+    unset = {"AIRFLOW__JOBSTATUS__RESULT_BASE_PATH": "", "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH": ""}
+    result = run_large_result_without_output_path(sandbox, monkeypatch, unset)
     assert result.task_states == {"op": "success"}
     stored = result.xcom("op")
     job_id = stored_job_id(sandbox)
     assert stored["path"].startswith("file://") and stored["path"].endswith(f"/op/{job_id}.json")
     assert "/jobstatus_results/tradedesk_ops/" in stored["path"]
     assert Path(stored["path"].removeprefix("file://")).stat().st_size == stored["size"] == result_size(50000)
-    assert (
-        "on this worker's disk: set it (environment AIRFLOW__JOBSTATUS__RESULT_BASE_PATH)"
-        in (result.logs["op"])
-    )
+    warning = "on this worker's disk: set it (environment AIRFLOW__JOBSTATUS__RESULT_BASE_PATH)"
+    assert warning in result.logs["op"]
 
 
 @pytest.mark.parametrize(("on_partial", "state"), [("fail", "failed"), ("warn", "success")])
