@@ -38,8 +38,9 @@ def _setting(section: str, option: str) -> str:
     return str(conf.get(section, option, fallback="") or "").strip()
 
 
-def result_base_path() -> tuple[str, str]:
-    """The base for results without ``output_path``, and the setting it came from (for the log)."""
+def result_base_path() -> tuple[str, str | None]:
+    """The base for results without ``output_path``, and the setting it came from (for the log); None for
+    the default on the worker's own disk."""
     ours = _setting(SECTION, OPTION)
     if ours:
         return ours, f"[{SECTION}] {OPTION}"
@@ -47,7 +48,7 @@ def result_base_path() -> tuple[str, str]:
     if xcom:
         return xcom, f"[{XCOM_STORAGE[0]}] {XCOM_STORAGE[1]}"
     home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
-    return f"file://{os.path.join(home, LOCAL_FOLDER)}", "the default (this worker's disk)"
+    return f"file://{os.path.join(home, LOCAL_FOLDER)}", None
 
 
 def path_part(text: Any) -> str:
@@ -66,7 +67,7 @@ def default_result_path(context: Any, job_id: str) -> str:
         parts.append(f"map_{map_index}")
     parts.append(f"{job_id}.json")
     path = "/".join([base.rstrip("/"), *(path_part(part) for part in parts)])
-    if source.startswith("the default"):
+    if source is None:
         log.warning(
             "no [%s] %s is set, so the result goes to %s on this worker's disk: set it (environment "
             "AIRFLOW__JOBSTATUS__RESULT_BASE_PATH) to shared object storage such as s3://bucket/results",
