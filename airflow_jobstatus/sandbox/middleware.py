@@ -22,9 +22,11 @@ def is_probe(request: web.Request) -> bool:
     return name is not None and name.startswith(PROBE_PREFIX)
 
 
-def fault_response(fault: Fault, status: int) -> web.Response:
-    """Build the response an injected fault answers with."""
+def fault_body(fault: Fault, status: int) -> bytes:
+    """The bytes an injected fault answers with: a ``bytes`` body as it is, text as UTF-8, else JSON."""
     body = fault.body
+    if isinstance(body, bytes):
+        return body
     if body is None:
         try:
             reason = HTTPStatus(status).phrase
@@ -32,12 +34,36 @@ def fault_response(fault: Fault, status: int) -> web.Response:
             reason = "Error"
         body = {"error": reason.replace(" ", ""), "description": "sandbox injected fault"}
     text = body if isinstance(body, str) else json.dumps(body)
+    return text.encode("utf-8")
+
+
+def fault_headers(fault: Fault) -> dict[str, str]:
+    """The headers of an injected fault's answer (its own, Retry-After, Content-Type)."""
     headers = dict(fault.headers)
     if fault.retry_after is not None:
         headers["Retry-After"] = fault.retry_after
     # content_type may carry a charset; set the header verbatim rather than through aiohttp's parser.
     headers["Content-Type"] = fault.content_type
-    return web.Response(status=status, body=text.encode("utf-8"), headers=headers)
+    return headers
+
+
+def fault_response(fault: Fault, status: int) -> web.Response:
+    """Build the response an injected fault answers with (all at once)."""
+    return web.Response(status=status, body=fault_body(fault, status), headers=fault_headers(fault))
+
+
+async def dripped_response(request: web.Request, fault: Fault, status: int) -> web.StreamResponse:
+    """Answer with the fault's body ``drip_bytes`` at a time, ``drip_seconds`` apart (a slow host)."""
+    body = fault_body(fault, status)
+    response = web.StreamResponse(status=status, headers=fault_headers(fault))
+    response.content_length = len(body)
+    await response.prepare(request)
+    step = max(int(fault.drip_bytes), 1)
+    for start in range(0, len(body), step):
+        await response.write(body[start : start + step])
+        await asyncio.sleep(fault.drip_seconds)
+    await response.write_eof()
+    return response
 
 
 @web.middleware
@@ -81,6 +107,8 @@ async def sandbox_middleware(request: web.Request, handler: Handler) -> web.Stre
             return response
         if fault.status is not None:
             log(fault.status, fault=True)
+            if fault.drip_seconds > 0:
+                return await dripped_response(request, fault, fault.status)
             return fault_response(fault, fault.status)
     try:
         response = await handler(request)

@@ -62,6 +62,10 @@ class Fault:
     its job) and then closes the connection, as when an answer is lost on the way back; `count=None` keeps
     the fault until it is cleared. `probability` below 1 makes it strike only that share of the matching
     requests (the others pass untouched and use up nothing): background noise for soak tests.
+
+    Hostile answers: a `bytes` body is sent as it is (a gzip bomb with `headers={"Content-Encoding":
+    "gzip"}`, a body that is not UTF-8); `drip_seconds` > 0 sends the body `drip_bytes` at a time with
+    that pause between pieces (a result served at 1 byte/s), after the headers.
     """
 
     path_prefix: str = "/"
@@ -76,6 +80,8 @@ class Fault:
     headers: dict[str, str] = field(default_factory=dict)
     drop_response: bool = False
     probability: float = 1.0
+    drip_seconds: float = 0.0
+    drip_bytes: int = 1
 
     def matches(self, method: str, path: str) -> bool:
         """Tell whether this fault applies to a request."""
@@ -120,6 +126,8 @@ class SandboxState:
         headers: dict[str, str] | None = None,
         drop_response: bool = False,
         probability: float = 1.0,
+        drip_seconds: float = 0.0,
+        drip_bytes: int = 1,
     ) -> Fault:
         """Inject a fault (see `Fault`); it applies before authentication, as a proxy's would."""
         fault = Fault(
@@ -135,6 +143,8 @@ class SandboxState:
             headers=dict(headers or {}),
             drop_response=drop_response,
             probability=probability,
+            drip_seconds=drip_seconds,
+            drip_bytes=drip_bytes,
         )
         with self.lock:
             self.faults.append(fault)
