@@ -13,6 +13,7 @@ import time
 import weakref
 from dataclasses import dataclass
 
+from airflow_jobstatus.checks import sane_delay, short_repr
 from airflow_jobstatus.errors import ConfigurationError
 
 #: The connection extra that sets the budget.
@@ -38,7 +39,7 @@ class RateBudget:
     """
 
     def __init__(self, per_minute: float, burst: float | None = None) -> None:
-        if per_minute <= 0:
+        if not 0 < per_minute < float("inf"):
             raise ValueError(f"per_minute must be positive, not {per_minute}")
         self.per_minute = float(per_minute)
         self.rate = self.per_minute / 60.0
@@ -66,7 +67,7 @@ class RateBudget:
 
     def hold(self, seconds: float) -> None:
         """Grant no token for ``seconds`` from now (the vendor said 429), and empty the bucket."""
-        until = time.monotonic() + max(seconds, 0.0)
+        until = time.monotonic() + sane_delay(seconds, fallback=DEFAULT_HOLD)
         if until > self.held_until:
             self.held_until = until
             self.stats.holds += 1
@@ -101,11 +102,11 @@ def requests_per_minute(extra: dict[str, object], conn_id: str, default: float) 
         return default
     try:
         number = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         number = 0.0
     if not number > 0 or number == float("inf"):
         raise ConfigurationError(
             f"connection '{conn_id}': extra '{BUDGET_EXTRA}' must be a positive number of requests per "
-            f"minute, not {value!r}; remove it to use the default of {default:g}"
+            f"minute, not {short_repr(value)}; remove it to use the default of {default:g}"
         )
     return number

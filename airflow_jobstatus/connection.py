@@ -84,6 +84,11 @@ def base_url_from_host(fields: ConnectionFields, host: str, *, what: str = "host
     extra ``allow_insecure_http`` is true, so a token never crosses a network unencrypted by mistake.
     """
     text = host.strip().rstrip("/")
+    if any(char.isspace() or not char.isprintable() or not char.isascii() for char in text):
+        raise ConfigurationError(
+            f"connection '{fields.conn_id}': {what} {host!r} holds a space, a line break or a character "
+            "that is not ASCII; give a host name or a full URL such as https://example.com"
+        )
     if "://" not in text:
         port = f":{fields.port}" if fields.port and ":" not in text else ""
         scheme = "http" if is_loopback(text.split(":")[0]) else "https"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from airflow_jobstatus.compat import AirflowException
+from airflow_jobstatus.compat import AirflowException, AirflowFailException
 
 
 class JobStatusError(AirflowException):
@@ -60,6 +60,15 @@ class VendorResponseError(PermanentVendorError):
     """
 
 
+class ResponseTooLarge(PermanentVendorError):
+    """An answer was larger than the connection allows (``max_response_bytes``): not read further, not
+    retried (a status answer is small; one this large is a broken or hostile server)."""
+
+
+class CertificateError(PermanentVendorError):
+    """The API host's TLS certificate could not be verified: retrying cannot fix it."""
+
+
 class NoJobCreated(JobStatusError):
     """The vendor answered a submit in full, without starting a job (e.g. a validate-only request).
 
@@ -69,3 +78,21 @@ class NoJobCreated(JobStatusError):
     def __init__(self, message: str, *, payload: Any) -> None:
         super().__init__(message)
         self.payload = payload
+
+
+# --- result downloads (airflow_jobstatus.downloads) -----------------------------------------------
+class UnsafeResultHost(PermanentVendorError, AirflowFailException):
+    """A result link, or one of its redirect hops, points at a host a worker must not reach (plain http,
+    a loopback, private, link-local or cloud metadata address...): refused before connecting, and the
+    task is not retried (a fresh link from the same vendor would be refused the same way)."""
+
+
+class ResultLimitExceeded(PermanentVendorError, AirflowFailException):
+    """A result download broke one of its limits (size, inflation, deadline, throughput): the partial
+    copy is removed and the task is not retried. ``setting`` names the Airflow setting that moves the
+    limit, ``limit`` its value."""
+
+    def __init__(self, message: str, *, setting: str, limit: float) -> None:
+        super().__init__(message)
+        self.setting = setting
+        self.limit = limit

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import ast
-import json
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow_jobstatus.checks import loads_json, positive_seconds
 from airflow_jobstatus.errors import ConfigurationError
 from airflow_jobstatus.progress import ProgressReporter
 
 if TYPE_CHECKING:
     from airflow_jobstatus.hooks.base import JobHook
+
+__all__ = ["JobTaskMixin", "positive_seconds", "rendered_list"]
 
 
 class JobTaskMixin:
@@ -36,23 +38,15 @@ class JobTaskMixin:
         return ProgressReporter(self.log)
 
 
-def positive_seconds(name: str, value: float) -> float:
-    """``value`` as float seconds; a clear error for zero or a negative number."""
-    seconds = float(value)
-    if seconds <= 0:
-        raise ConfigurationError(f"{name} must be a positive number of seconds, not {value}")
-    return seconds
-
-
 def rendered_list(value: Any, name: str) -> Any:
     """A rendered template that came out as text (``"[1, 2]"``) back to a list; anything else unchanged."""
     if not isinstance(value, str):
         return value
     text = value.strip()
-    for parse in (json.loads, ast.literal_eval):
+    for parse in (loads_json, ast.literal_eval):
         try:
             return parse(text)
-        except (ValueError, SyntaxError):
+        except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):  # deep nesting: MemoryError
             continue
     raise ConfigurationError(
         f"{name} rendered to text that is not a list: {text[:80]!r}; pass a list, or render templates "

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import logging
+import math
 from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+#: The longest job id a Job holds (vendors use 10-40 characters).
+MAX_ID_CHARS = 128
 
 
 class JobState(str, Enum):
@@ -30,7 +34,7 @@ class JobState(str, Enum):
 class ItemResult(BaseModel):
     """The outcome of one item of a bulk job (one ticket, one user, one media...)."""
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     index: int | None = None
     id: int | str | None = None
@@ -63,14 +67,14 @@ class Job(BaseModel):
     ``extra`` keeps other fields the vendor sent with the job (e.g. a submit answer's destination).
     """
 
-    model_config = ConfigDict(frozen=True)
+    model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     vendor: str
-    id: str
+    id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
     state: JobState
     vendor_status: str
-    progress: int | None = None
-    total: int | None = None
+    progress: int | None = Field(default=None, ge=0)
+    total: int | None = Field(default=None, ge=0)
     percent: float | None = None
     message: str | None = None
     results: list[ItemResult] = Field(default_factory=list)
@@ -80,6 +84,16 @@ class Job(BaseModel):
     created_at: datetime | None = None
     completed_at: datetime | None = None
     extra: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("percent")
+    @classmethod
+    def _finite_percent(cls, value: float | None) -> float | None:
+        """A percentage is finite (NaN is refused) and clipped to 0-100 (a vendor's 100.0001 is done)."""
+        if value is None:
+            return None
+        if not math.isfinite(value):
+            raise ValueError("percent must be a finite number")
+        return min(max(value, 0.0), 100.0)
 
     @property
     def failed_items(self) -> list[ItemResult]:

@@ -14,6 +14,7 @@ The name does not depend on the try, so a retry that reattaches to the same job 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import re
@@ -30,7 +31,8 @@ LOCAL_FOLDER = "jobstatus_results"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=+-]")
 
 
-def _setting(section: str, option: str) -> str:
+def airflow_setting(section: str, option: str) -> str:
+    """An Airflow setting as stripped text ("" when unset), on every supported Airflow version."""
     try:
         from airflow.sdk import conf  # Airflow >= 3.2
     except ImportError:  # Airflow 3.1
@@ -41,19 +43,35 @@ def _setting(section: str, option: str) -> str:
 def result_base_path() -> tuple[str, str | None]:
     """The base for results without ``output_path``, and the setting it came from (for the log); None for
     the default on the worker's own disk."""
-    ours = _setting(SECTION, OPTION)
+    ours = airflow_setting(SECTION, OPTION)
     if ours:
         return ours, f"[{SECTION}] {OPTION}"
-    xcom = _setting(*XCOM_STORAGE)
+    xcom = airflow_setting(*XCOM_STORAGE)
     if xcom:
         return xcom, f"[{XCOM_STORAGE[0]}] {XCOM_STORAGE[1]}"
     home = os.environ.get("AIRFLOW_HOME") or os.path.expanduser("~/airflow")
     return f"file://{os.path.join(home, LOCAL_FOLDER)}", None
 
 
+#: The longest segment of a result path (file systems allow 255 bytes; object stores 1024 for a whole key).
+MAX_PART_CHARS = 100
+
+
 def path_part(text: Any) -> str:
-    """One segment of a result path: characters object stores and file systems all accept."""
-    return _UNSAFE.sub("_", str(text)) or "_"
+    """One segment of a result path: characters object stores and file systems all accept, never ``.`` or
+    ``..`` (a run id ``..`` must not climb out of the base), at most 100 characters (a longer one keeps its
+    start and gets a digest of the whole, so two long ids never share a file)."""
+    try:
+        raw = str(text)
+    except ValueError:  # an int too long to print
+        raw = f"int-{hashlib.sha256(repr(type(text)).encode()).hexdigest()[:8]}-{text.bit_length()}"
+    part = _UNSAFE.sub("_", raw)
+    if not part.strip("."):
+        part = part.replace(".", "_") or "_"
+    if len(part) > MAX_PART_CHARS:
+        digest = hashlib.sha256(raw.encode("utf-8", errors="replace")).hexdigest()[:16]
+        part = f"{part[: MAX_PART_CHARS - 17]}-{digest}"
+    return part
 
 
 def default_result_path(context: Any, job_id: str) -> str:
@@ -65,8 +83,9 @@ def default_result_path(context: Any, job_id: str) -> str:
     map_index = getattr(ti, "map_index", -1)
     if map_index is not None and map_index >= 0:
         parts.append(f"map_{map_index}")
-    parts.append(f"{job_id}.json")
-    path = "/".join([base.rstrip("/"), *(path_part(part) for part in parts)])
+    segments = [path_part(part) for part in parts]
+    segments.append(f"{path_part(job_id)}.json")
+    path = "/".join([base.rstrip("/"), *segments])
     if source is None:
         log.warning(
             "no [%s] %s is set, so the result goes to %s on this worker's disk: set it (environment "

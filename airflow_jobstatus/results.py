@@ -7,7 +7,9 @@ The policy, the same for every vendor with result files:
 - no ``output_path``: a result of at most ``inline_limit`` bytes is parsed and returned (it lands in
   XCom); a bigger one is streamed to the path ``overflow`` gives (the operators give the task's default
   location, :mod:`airflow_jobstatus.result_location`) and its ``{"path", "size", "sha256"}`` returned.
-  Without ``overflow`` (a hook called directly) a bigger one raises :class:`ResultTooLarge`.
+  Without ``overflow`` (a hook called directly) a bigger one raises :class:`ResultTooLarge`. A downloaded
+  result that is not UTF-8 text is never decoded with replacement characters: it goes to ``overflow``'s
+  path like a big one, or raises :class:`ResultNotText` without it.
 
 Memory stays flat: a download is never held whole, only the inline case reads at most ``inline_limit``.
 A download cut off halfway is retried from the start, and the destination is removed rather than left
@@ -17,7 +19,6 @@ holding a truncated file presented as complete.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import os
 import time
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from airflow_jobstatus.checks import loads_json, short_repr
 from airflow_jobstatus.errors import ConfigurationError, PermanentVendorError, TransientVendorError
 from airflow_jobstatus.transport import Download, RetryPolicy
 
@@ -36,6 +38,8 @@ log = logging.getLogger(__name__)
 DEFAULT_INLINE_LIMIT = 1_000_000
 
 Opener = Callable[[str], AbstractContextManager[Download]]
+#: Object storage schemes that only read: a result written "there" would fail after the job ran.
+READ_ONLY_SCHEMES = frozenset({"http", "https", "ftp"})
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,12 @@ class ResultTooLarge(ConfigurationError):
     """A result is bigger than ``inline_limit`` and there is no path to write it to."""
 
 
+class ResultNotText(PermanentVendorError):
+    """A downloaded result is not UTF-8 text, so it cannot go to XCom as it is (decoding it with
+    replacement characters would corrupt it silently). With a path to write it to (``output_path``, or the
+    operators' default location) its bytes are stored unchanged instead."""
+
+
 def deliver_result(
     source: ResultSource,
     open_url: Opener,
@@ -81,16 +91,13 @@ def deliver_result(
         return store_result(source, open_url, output_path, retry or RetryPolicy()).to_dict()
     try:
         return _inline_result(source, open_url, inline_limit)
-    except ResultTooLarge:
+    except (ResultTooLarge, ResultNotText) as error:
         if overflow is None:
             raise
         path = overflow()
-        log.warning(
-            "the result of job %s is above inline_limit (%d bytes): it goes to %s, not to XCom",
-            source.job_id,
-            inline_limit,
-            path,
-        )
+        too_large = f"is above inline_limit ({inline_limit} bytes)"
+        why = "is not UTF-8 text" if isinstance(error, ResultNotText) else too_large
+        log.warning("the result of job %s %s: it goes to %s, not to XCom", source.job_id, why, path)
         return store_result(source, open_url, path, retry or RetryPolicy()).to_dict()
 
 
@@ -101,7 +108,16 @@ def _inline_result(source: ResultSource, open_url: Opener, inline_limit: int) ->
             raise _too_large(source, size, inline_limit)
         return parse_document(source.inline, source.job_id)
     assert source.url is not None
-    return parse_document(_read_small(source, open_url, inline_limit).decode(), source.job_id)
+    body = _read_small(source, open_url, inline_limit)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ResultNotText(
+            f"the result of job {source.job_id} is not UTF-8 text (byte {body[error.start]:#04x} at offset "
+            f"{error.start}), so it does not go to XCom: set output_path (e.g. "
+            "'s3://bucket/results/{{ run_id }}.bin') to store its bytes as they are"
+        ) from None
+    return parse_document(text, source.job_id)
 
 
 def store_result(
@@ -169,13 +185,21 @@ def object_storage_path(output_path: str) -> Any:
     from airflow.sdk import ObjectStoragePath
 
     text = str(output_path).strip()
+    how = "a URL such as s3://bucket/key.json or file:///data/key.json, or an absolute local path"
     if "://" not in text:
         if not text.startswith("/"):
-            raise ConfigurationError(
-                f"output_path {output_path!r} must be a URL such as s3://bucket/key.json or "
-                "file:///data/key.json, or an absolute local path"
-            )
+            raise ConfigurationError(f"output_path {output_path!r} must be {how}")
         text = f"file://{text}"
+    scheme, _, rest = text.partition("://")
+    if scheme.lower() in READ_ONLY_SCHEMES:
+        raise ConfigurationError(
+            f"output_path {output_path!r}: {scheme} cannot be written to; it must be {how}"
+        )
+    if scheme.lower() in ("file", "local") and not rest.startswith("/"):
+        raise ConfigurationError(
+            f"output_path {output_path!r} is a relative file URL (its first folder would be read as a host): "
+            f"write file:///{rest} for an absolute path"
+        )
     path = ObjectStoragePath(text)
     if path.protocol in ("file", "local"):
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -186,12 +210,12 @@ def check_inline_limit(inline_limit: Any) -> int:
     """``inline_limit`` as a whole number of bytes, or a ConfigurationError naming it and the fix."""
     try:
         limit = int(inline_limit)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         limit = -1
     if isinstance(inline_limit, bool) or limit < 0 or limit != inline_limit:
         raise ConfigurationError(
             f"inline_limit must be a whole number of bytes, 0 or more (0: always write the result to a "
-            f"path), not {inline_limit!r}; the default is {DEFAULT_INLINE_LIMIT}"
+            f"path), not {short_repr(inline_limit)}; the default is {DEFAULT_INLINE_LIMIT}"
         )
     return limit
 
@@ -219,7 +243,7 @@ def object_storage_path_or_error(output_path: str) -> Any:
 def parse_document(text: str, job_id: str) -> Any:
     """An inline result: its JSON, or the text itself (with a warning) when it is not JSON."""
     try:
-        return json.loads(text)
+        return loads_json(text)  # NaN or nesting that overflows: not JSON that XCom can hold
     except ValueError:
         log.warning("the result of job %s is not JSON: returning it as text", job_id)
         return text

@@ -10,23 +10,29 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import random
+import re
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
 
+from airflow_jobstatus.checks import UnsafeJson, loads_json, sane_delay
 from airflow_jobstatus.errors import (
+    CertificateError,
+    ConfigurationError,
+    JobStatusError,
     PermanentVendorError,
+    ResponseTooLarge,
     TransientVendorError,
     VendorAuthError,
     VendorResponseError,
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterator, Mapping
+    from collections.abc import Callable, Iterable, Iterator, Mapping
 
     import requests
 
@@ -34,6 +40,17 @@ log = logging.getLogger(__name__)
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 BODY_EXCERPT_CHARS = 200
+#: The largest answer of the API host read by default (decompressed): 4 MiB, five times the largest real
+#: status answer (Zendesk show_many of 100 jobs x 100 items, ~0.8 MB). Extra ``max_response_bytes``.
+DEFAULT_MAX_BODY_BYTES = 4 * 1024 * 1024
+#: The longest Retry-After honoured as sent (one hour); a longer one is cut to this, a garbage one ignored.
+MAX_RETRY_AFTER = 3600.0
+#: Pieces in which answers are read, so that a size cap stops a large one early.
+READ_CHUNK = 64 * 1024
+#: What a header value may hold: visible ASCII and spaces (no CR/LF, no control or non-ASCII character).
+_HEADER_VALUE = re.compile(r"[\x20-\x7e]*")
+#: A secret shorter than this is not scrubbed from answers (it would blank ordinary words).
+MIN_SCRUBBED_SECRET = 6
 
 
 @dataclass(frozen=True)
@@ -47,6 +64,28 @@ class ApiTarget:
     timeout: float = 30.0
     #: Headers that are not secret (an API version, say): sent to the API host too, never masked in logs.
     plain_headers: Mapping[str, str] = field(default_factory=dict)
+    #: The connection's secrets as they could come back in an answer (raw token, password, header
+    #: values): removed from every answer body before anything reads it (:meth:`scrub`).
+    secrets: tuple[str, ...] = field(default=(), repr=False)
+    #: The largest answer read from the API host (decompressed); a larger one is ResponseTooLarge.
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+
+    def __post_init__(self) -> None:
+        for name, value in {**self.headers, **self.plain_headers}.items():
+            if not isinstance(value, str) or not _HEADER_VALUE.fullmatch(value):
+                raise ConfigurationError(
+                    f"connection '{self.conn_id}': the value of header {name} (from the connection's "
+                    "credentials or settings) holds a line break, a control character or a non-ASCII "
+                    "character: set the token or password again, without them"
+                )
+
+    def scrub(self, body: bytes) -> bytes:
+        """``body`` with every secret of the connection replaced by ``***`` (a vendor may echo a token)."""
+        for secret in self.secrets:
+            for form in _secret_forms(secret):
+                if form in body:
+                    body = body.replace(form, b"***")
+        return body
 
     def url(self, path_or_url: str) -> str:
         """Absolute URL for an API path (``/api/v2/x``) or an absolute URL on the API host."""
@@ -78,27 +117,31 @@ class RetryPolicy:
         return self.attempts if retry else 1
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
-        """Seconds to wait before retry number ``attempt`` (1-based)."""
-        if retry_after is not None:
-            return min(max(retry_after, 0.0), self.retry_after_max)
-        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
-        return random.uniform(ceiling / 2, ceiling)
+        """Seconds to wait before retry number ``attempt`` (1-based): finite, at most ``retry_after_max``."""
+        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (min(attempt, 64) - 1))
+        backoff = random.uniform(ceiling / 2, ceiling)
+        if retry_after is None:
+            return sane_delay(backoff, fallback=self.backoff_max, ceiling=self.backoff_max)
+        return sane_delay(retry_after, fallback=backoff, ceiling=self.retry_after_max)
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date)."""
+    """Seconds to wait from a ``Retry-After`` header (delta seconds or an HTTP date), at most
+    :data:`MAX_RETRY_AFTER`. Garbage (``nan``, ``inf``, text, an impossible date) counts as no header."""
     if not value:
         return None
     value = value.strip()
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = parsedate_to_datetime(value)
+            seconds = when.timestamp() - (time.time() if now is None else now)
+        except (TypeError, ValueError, OverflowError, IndexError):
+            return None
+    if not math.isfinite(seconds):
         return None
-    return max(when.timestamp() - (time.time() if now is None else now), 0.0)
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 
 def body_excerpt(body: bytes) -> str:
@@ -112,15 +155,29 @@ def interpret_response(
 ) -> Any:
     """Turn one HTTP answer into parsed JSON, or raise the exception that says what to do."""
     where = f"{method} {without_query(url)}"
+    body = target.scrub(body)
     if 200 <= status < 300:
         if not body.strip():
             return None
         try:
-            return json.loads(body)
-        except ValueError:
+            return loads_json(body)
+        except UnsafeJson as error:  # JSON, but with NaN or nesting that overflows: broken, not transient
             raise VendorResponseError(
-                f"{target.vendor} answered {where} with HTTP {status} but the body is not JSON: "
-                f"{body_excerpt(body)!r}",
+                f"{target.vendor} answered {where} with HTTP {status} but the body cannot be used: {error}",
+                status=status,
+            ) from None
+        except ValueError:
+            if body.lstrip()[:1] in (b"{", b"["):  # broken JSON: retried, then the wait ends naming it
+                raise VendorResponseError(
+                    f"{target.vendor} answered {where} with HTTP {status} but the body is not JSON: "
+                    f"{body_excerpt(body)!r}",
+                    status=status,
+                ) from None
+            # A page that is not JSON at all (a proxy's HTML, a captive portal) says nothing of the job: like
+            # the proxy pages of 5xx answers, it may be gone on the next read.
+            raise TransientVendorError(
+                f"{target.vendor} answered {where} with HTTP {status} but the body is not JSON (a proxy's "
+                f"page?): {body_excerpt(body)!r}",
                 status=status,
             ) from None
     if 300 <= status < 400:
@@ -152,9 +209,70 @@ def interpret_response(
 def _json_or_none(body: bytes) -> Any:
     """An error body's JSON, or None when it is empty or not JSON."""
     try:
-        return json.loads(body) if body.strip() else None
+        return loads_json(body) if body.strip() else None
     except ValueError:
         return None
+
+
+def _secret_forms(secret: str) -> list[bytes]:
+    """The byte forms in which ``secret`` could appear in a JSON answer: as it is, and JSON-escaped."""
+    if len(secret) < MIN_SCRUBBED_SECRET:
+        return []
+    raw = secret.encode("utf-8", errors="replace")
+    escaped = json.dumps(secret)[1:-1].encode("ascii")
+    return [raw] if escaped == raw else [raw, escaped]
+
+
+def read_capped(target: ApiTarget, where: str, chunks: Iterable[bytes]) -> bytes:
+    """The whole body from ``chunks``, or ResponseTooLarge as soon as it passes ``target.max_body_bytes``."""
+    body = bytearray()
+    for chunk in chunks:
+        body += chunk
+        if len(body) > target.max_body_bytes:
+            raise too_large(target, where)
+    return bytes(body)
+
+
+def too_large(target: ApiTarget, where: str) -> ResponseTooLarge:
+    """The error for an answer above ``target.max_body_bytes``."""
+    return ResponseTooLarge(
+        f"{target.vendor} answered {where} with more than {target.max_body_bytes} bytes, the most read from "
+        f"an answer: the server is broken or is not {target.vendor}. If the answer is genuine, raise the "
+        f"extra max_response_bytes of connection '{target.conn_id}'"
+    )
+
+
+def certificate_error(target: ApiTarget, where: str, error: BaseException) -> CertificateError:
+    """The error for an API host whose TLS certificate failed verification."""
+    return CertificateError(
+        f"the TLS certificate of {target.vendor} ({where}) could not be verified ({error_reason(error)}): "
+        f"fix the host in connection '{target.conn_id}', or trust its CA (REQUESTS_CA_BUNDLE / "
+        "SSL_CERT_FILE); retrying cannot help"
+    )
+
+
+def is_certificate_failure(error: BaseException) -> bool:
+    """Whether ``error`` (or an error it wraps) is a failed TLS certificate verification."""
+    import ssl
+
+    seen: set[int] = set()
+    pending: list[Any] = [error]
+    while pending:
+        current = pending.pop()
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(current):
+            return True
+        pending += [current.__cause__, current.__context__, *current.args]
+        pending += [getattr(current, name, None) for name in ("reason", "os_error", "certificate_error")]
+    return False
+
+
+def error_reason(error: BaseException) -> str:
+    """A short reason for a failure: the exception's type and the start of its message."""
+    text = " ".join(str(error).split())
+    return f"{type(error).__name__}: {text[:160]}" if text else type(error).__name__
 
 
 def parsed(
@@ -165,13 +283,21 @@ def parsed(
         return payload
     try:
         return parse(payload)
-    except VendorResponseError as error:
+    except JobStatusError as error:
+        if not isinstance(error, VendorResponseError):
+            raise
+        reason = str(error)
+    except Exception as error:  # a shape no check foresaw: never a foreign exception out of a read
+        reason = f"it could not be read ({error_reason(error)})"
+    try:
         excerpt = body_excerpt(json.dumps(payload, default=str).encode())
-        raise VendorResponseError(
-            f"{target.vendor} answered {method} {without_query(url)} with HTTP {status}, but {error}. "
-            f"The body starts: {excerpt!r}",
-            status=status,
-        ) from None
+    except (ValueError, RecursionError):
+        excerpt = "(not printable)"
+    raise VendorResponseError(
+        f"{target.vendor} answered {method} {without_query(url)} with HTTP {status}, but {reason}. "
+        f"The body starts: {excerpt!r}",
+        status=status,
+    ) from None
 
 
 def is_retryable(error: Exception) -> bool:
@@ -226,6 +352,8 @@ class SyncTransport:
     ) -> tuple[int, Any]:
         import requests
 
+        where = f"{method} {without_query(url)}"
+        started = time.monotonic()
         try:
             response = self._session.request(
                 method,
@@ -235,74 +363,47 @@ class SyncTransport:
                 headers=self.target.headers_for(url),
                 timeout=self.target.timeout,
                 allow_redirects=False,
+                stream=True,
             )
+            with response:
+                body = read_capped(self.target, where, self._timed(response, started, where))
         except requests.RequestException as error:
+            if is_certificate_failure(error):
+                raise certificate_error(self.target, where, error) from None
             raise TransientVendorError(
-                f"could not reach {self.target.vendor} ({method} {without_query(url)}): "
-                f"{type(error).__name__}"
+                f"could not reach {self.target.vendor} ({where}): {type(error).__name__}"
             ) from None
         return response.status_code, interpret_response(
-            self.target, method, response.url, response.status_code, response.headers, response.content
+            self.target, method, response.url, response.status_code, response.headers, body
         )
+
+    def _timed(self, response: requests.Response, started: float, where: str) -> Iterator[bytes]:
+        """The body's (decompressed) pieces, as long as the whole answer stays within the target's timeout.
+        requests times each socket read only, and ``iter_content`` waits for a full piece: a server sending
+        a byte a second would never time out. ``read1`` returns after one socket read instead."""
+        raw = response.raw
+        while True:
+            try:
+                chunk = raw.read1(READ_CHUNK, decode_content=True)
+            except Exception as error:  # urllib3's errors (timeouts, cut connections, bad gzip)
+                raise TransientVendorError(
+                    f"the answer of {self.target.vendor} to {where} was cut off: {type(error).__name__}"
+                ) from None
+            if not chunk:
+                return
+            if time.monotonic() - started > self.target.timeout:
+                raise TransientVendorError(
+                    f"{self.target.vendor} took more than {self.target.timeout:g} s to answer {where}"
+                )
+            yield chunk
 
     def close(self) -> None:
         """Release pooled connections."""
         self._session.close()
 
 
-@dataclass
-class Download:
-    """An open result download: its chunks, and its size when the server said it."""
-
-    chunks: Iterator[bytes]
-    size: int | None
-
-
-@contextmanager
-def open_download(
-    vendor: str, url: str, *, chunk_size: int = 1 << 20, timeout: float = 60.0
-) -> Iterator[Download]:
-    """Stream a self-authorising result link. No credential of any kind is sent: a result host is never
-    the API host, whatever its address. Redirects are followed (nothing secret can leak through them).
-
-    A refused link (4xx) raises PermanentVendorError; an unreachable host, 5xx or a cut connection
-    TransientVendorError (also while reading the chunks). The chunks are the document itself: a body the
-    host sends compressed anyway (``Content-Encoding``) is decompressed, and its size is then unknown.
-    """
-    import requests
-
-    # identity: the bytes stored are the document's, and Content-Length counts them.
-    headers = {"Accept": "application/json", "Accept-Encoding": "identity", "User-Agent": "airflow-jobstatus"}
-    where = without_query(url)
-    try:
-        response = requests.get(url, headers=headers, stream=True, timeout=timeout)
-    except requests.RequestException as error:
-        raise TransientVendorError(f"could not download {where}: {type(error).__name__}") from None
-    with response:
-        if response.status_code >= 400:
-            excerpt = body_excerpt(response.content)
-            error_type = (
-                TransientVendorError if response.status_code in RETRYABLE_STATUSES else PermanentVendorError
-            )
-            raise error_type(
-                f"{vendor}'s result link answered HTTP {response.status_code} ({where}): {excerpt!r}",
-                status=response.status_code,
-            )
-        length = response.headers.get("Content-Length")
-        if response.headers.get("Content-Encoding", "identity").lower() != "identity":
-            length = None  # the length of the compressed bytes, not of the chunks
-        yield Download(
-            _chunks(response, chunk_size, where), int(length) if length and length.isdigit() else None
-        )
-
-
-def _chunks(response: requests.Response, chunk_size: int, where: str) -> Iterator[bytes]:
-    import requests
-
-    try:
-        yield from response.iter_content(chunk_size)
-    except requests.RequestException as error:
-        raise TransientVendorError(f"the download of {where} was cut off: {type(error).__name__}") from None
+# Result downloads (host guard, size/inflation/time limits) live in downloads.py; re-exported here.
+from airflow_jobstatus.downloads import Download, open_download  # noqa: E402, F401
 
 
 def _origin(url: str) -> tuple[str, str]:

@@ -18,12 +18,18 @@ from typing import TYPE_CHECKING, Any
 import aiohttp
 
 from airflow_jobstatus.budget import DEFAULT_HOLD
-from airflow_jobstatus.errors import TransientVendorError
+from airflow_jobstatus.checks import sane_delay
+from airflow_jobstatus.errors import PermanentVendorError, TransientVendorError
 from airflow_jobstatus.transport import (
+    READ_CHUNK,
     ApiTarget,
     RetryPolicy,
+    certificate_error,
+    error_reason,
     interpret_response,
+    is_certificate_failure,
     parsed,
+    too_large,
     wait_before_retry,
     without_query,
 )
@@ -138,7 +144,9 @@ class AsyncTransport:
     def _hold_budget(self, budget: RateBudget, error: TransientVendorError) -> None:
         """The vendor asked us to slow down (429, or a Retry-After): every user of the budget waits."""
         if error.retry_after is not None:
-            budget.hold(min(error.retry_after, self.retry.retry_after_max))
+            budget.hold(
+                sane_delay(error.retry_after, fallback=DEFAULT_HOLD, ceiling=self.retry.retry_after_max)
+            )
         elif error.status == 429:
             budget.hold(DEFAULT_HOLD)
 
@@ -157,6 +165,7 @@ class AsyncTransport:
     async def _send(
         self, method: str, url: str, params: Mapping[str, str] | None, json_body: Any
     ) -> tuple[int, Mapping[str, str], bytes, str]:
+        where = f"{method} {without_query(url)}"
         try:
             async with self._session.request(
                 method,
@@ -167,10 +176,35 @@ class AsyncTransport:
                 timeout=aiohttp.ClientTimeout(total=self.target.timeout),
                 allow_redirects=False,
             ) as response:
-                body = await response.read()
+                body = await self._read_capped(response, where)
                 return response.status, response.headers, body, str(response.url)
-        except (aiohttp.ClientError, asyncio.TimeoutError) as error:
+        except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+            if is_certificate_failure(error):
+                raise certificate_error(self.target, where, error) from None
             raise TransientVendorError(
-                f"could not reach {self.target.vendor} ({method} {without_query(url)}): "
-                f"{type(error).__name__}"
+                f"could not reach {self.target.vendor} ({where}): {type(error).__name__}"
             ) from None
+        except (
+            ValueError,
+            UnicodeError,
+        ) as error:  # a request aiohttp cannot build or an answer it cannot read
+            raise PermanentVendorError(
+                f"could not call {self.target.vendor} ({where}): {error_reason(error)}"
+            ) from None
+
+    async def _read_capped(self, response: aiohttp.ClientResponse, where: str) -> bytes:
+        """The (decompressed) body, read in pieces: ResponseTooLarge as soon as it passes the cap, so a
+        gzip bomb or an endless answer never fills the triggerer's memory."""
+        cap = self.target.max_body_bytes
+        if (
+            response.content_length is not None
+            and response.content_length > cap
+            and not response.headers.get("Content-Encoding")
+        ):
+            raise too_large(self.target, where)
+        body = bytearray()
+        async for chunk in response.content.iter_chunked(READ_CHUNK):
+            body += chunk
+            if len(body) > cap:
+                raise too_large(self.target, where)
+        return bytes(body)

@@ -1,4 +1,4 @@
-"""Run every benchmark of issue 8 and write ``benchmarks/RESULTS.md`` (``make bench``).
+"""Run every benchmark (issue 8; (f): issue 15) and write ``benchmarks/RESULTS.md`` (``make bench``).
 
 ``python -m benchmarks.run [--quick] [--only a,c] [--output PATH]``: ``--quick`` runs tiny versions
 (a smoke test of the harness, a minute or two) and writes no file unless ``--output`` is given.
@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import import_cost, latency, result_memory, trigger_cost, vendor_calls
+from benchmarks import import_cost, latency, ledger_cost, result_memory, trigger_cost, vendor_calls
 from benchmarks.common import Result
 from benchmarks.report import machine, render
 
@@ -23,6 +23,7 @@ BENCHMARKS: dict[str, Callable[[bool], Result]] = {
     "c": result_memory.run,
     "d": import_cost.run,
     "e": latency.run,
+    "f": ledger_cost.run,
 }
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 

@@ -80,8 +80,9 @@ def test_429_carries_retry_after() -> None:
 
 
 def test_bad_json_names_url_status_and_body_start() -> None:
+    # A 200 with a proxy's HTML page is transient, like the proxy pages of 5xx answers (issue 15 row 15).
     body = b"<html><body>" + b"Bad gateway " * 100 + b"</body></html>"
-    with pytest.raises(VendorResponseError) as raised:
+    with pytest.raises(TransientVendorError) as raised:
         interpret_response(
             TARGET, "GET", "https://acme.zendesk.com/api/v2/job_statuses/1.json", 200, {}, body
         )
@@ -90,6 +91,15 @@ def test_bad_json_names_url_status_and_body_start() -> None:
     assert "HTTP 200" in message
     assert "<html><body>Bad gateway" in message
     assert len(message) < 400
+
+
+@pytest.mark.parametrize(
+    ("body", "named"),
+    [(b"{not json", "the body is not JSON: '{not json'"), (b'{"a": NaN}', "NaN is not a JSON number")],
+)
+def test_broken_or_unsafe_json_is_a_response_error(body: bytes, named: str) -> None:
+    with pytest.raises(VendorResponseError, match=named):
+        interpret_response(TARGET, "GET", "https://acme.zendesk.com/x", 200, {}, body)
 
 
 def test_success_returns_parsed_json() -> None:

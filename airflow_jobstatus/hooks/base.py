@@ -7,15 +7,19 @@ how a response becomes :class:`~airflow_jobstatus.models.Job` objects (:meth:`Jo
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
+from urllib.parse import quote
 
 from airflow.sdk import BaseHook
 from pydantic import BaseModel, ValidationError
 
 from airflow_jobstatus.budget import requests_per_minute
+from airflow_jobstatus.checks import DIGITS_JOB_ID, check_job_id, whole_number
 from airflow_jobstatus.connection import ConnectionFields
 from airflow_jobstatus.errors import (
     ConfigurationError,
@@ -26,7 +30,7 @@ from airflow_jobstatus.errors import (
     VendorResponseError,
 )
 from airflow_jobstatus.models import Job
-from airflow_jobstatus.transport import ApiTarget, RetryPolicy, SyncTransport
+from airflow_jobstatus.transport import DEFAULT_MAX_BODY_BYTES, ApiTarget, RetryPolicy, SyncTransport
 
 if TYPE_CHECKING:
     from airflow_jobstatus.transport_async import AsyncTransport
@@ -66,6 +70,8 @@ class JobHook(BaseHook):
     #: Status reads per minute the triggerer spends on one connection when its extra
     #: ``requests_per_minute`` is not set (see :mod:`airflow_jobstatus.budget`).
     default_requests_per_minute: ClassVar[float] = 300.0
+    #: The shape of this vendor's job ids (checked before any request: :meth:`check_job_ids`).
+    job_id_pattern: ClassVar[re.Pattern[str]] = DIGITS_JOB_ID
 
     def __init__(
         self, conn_id: str | None = None, *, retry: RetryPolicy | None = None, **kwargs: Any
@@ -119,15 +125,17 @@ class JobHook(BaseHook):
         """The vendor's error body (already parsed JSON) on one line, for refused submits; None if unknown."""
         return None
 
+    def check_job_ids(self, job_ids: Sequence[Any]) -> list[str]:
+        """The ids as text, each one of the vendor's shape (:attr:`job_id_pattern`, at most 128 characters),
+        or a ConfigurationError naming the first that is not: before any request, so an id such as
+        ``../../users/me`` or ``1?x=1`` never reaches a URL."""
+        return [check_job_id(self.vendor, job_id, self.job_id_pattern) for job_id in job_ids]
+
     def per_job_requests(self, job_ids: Sequence[str], path_template: str) -> list[ReadRequest]:
-        """One GET per job on ``path_template`` (``{id}`` replaced), for vendors whose ids are digits and
-        who have no batch read; an id that is not digits fails before any request."""
-        for job_id in job_ids:
-            if not job_id.isdigit():
-                raise ConfigurationError(
-                    f"job_id {job_id!r} is not a job id of {self.vendor}: it must be digits"
-                )
-        return [ReadRequest((job_id,), path_template.format(id=job_id)) for job_id in job_ids]
+        """One GET per job on ``path_template`` (``{id}`` replaced, URL-quoted), for vendors who have no
+        batch read; an id not of the vendor's shape fails before any request (:meth:`check_job_ids`)."""
+        ids = self.check_job_ids(job_ids)
+        return [ReadRequest((job_id,), path_template.format(id=quote(job_id, safe=""))) for job_id in ids]
 
     def submit_request(self, method: str, path: str, body: Any, what: str) -> Any:
         """Send a job-creating request once (never retried: it could create a second job) and return
@@ -153,7 +161,9 @@ class JobHook(BaseHook):
             from airflow.sdk.log import mask_secret
 
             conn = self.get_connection(self.conn_id)
-            target = self.api_target(ConnectionFields.from_connection(conn, conn.extra_dejson))
+            target = guarded_target(
+                self.api_target, ConnectionFields.from_connection(conn, conn.extra_dejson)
+            )
             for value in target.headers.values():  # the encoded header too, should anything print it
                 mask_secret(value)
             self._sync = SyncTransport(target, self.retry)
@@ -223,7 +233,7 @@ class JobHook(BaseHook):
             conn = await self.aget_connection(self.conn_id)
             extra = await conn.aextra_dejson() if hasattr(conn, "aextra_dejson") else None
             fields = ConnectionFields.from_connection(conn, extra)
-            target = self.api_target(fields)
+            target = guarded_target(self.api_target, fields)
             self.requests_per_minute = requests_per_minute(
                 fields.extra, self.conn_id, self.default_requests_per_minute
             )
@@ -276,6 +286,32 @@ class JobHook(BaseHook):
         return [found[job_id] for job_id in ids]
 
 
+#: Connection extras whose values are secrets, by a word in their name (scrubbed from answers).
+_SECRET_EXTRA_WORDS = ("token", "secret", "password", "key")
+#: The extra that caps an answer's size.
+MAX_RESPONSE_EXTRA = "max_response_bytes"
+
+
+def guarded_target(build: Callable[[ConnectionFields], ApiTarget], fields: ConnectionFields) -> ApiTarget:
+    """The vendor's ApiTarget for ``fields`` with what the core adds to every vendor's: the secrets to
+    scrub from answers, and the answer size cap (extra ``max_response_bytes``)."""
+    target = build(fields)
+    secrets = {value for value in target.headers.values() if value}
+    secrets.update(part for value in target.headers.values() for part in value.split(" ")[1:] if part)
+    if fields.password:
+        secrets.add(fields.password)
+    for name, value in fields.extra.items():
+        if isinstance(value, str) and value and any(word in name.lower() for word in _SECRET_EXTRA_WORDS):
+            secrets.add(value)
+    cap = fields.extra.get(MAX_RESPONSE_EXTRA)
+    if isinstance(cap, str) and cap.strip().isascii() and cap.strip().isdigit():
+        cap = int(cap)  # an extra typed in the UI's form arrives as text
+    limit = DEFAULT_MAX_BODY_BYTES
+    if cap not in (None, ""):
+        limit = whole_number(f"connection '{fields.conn_id}': extra {MAX_RESPONSE_EXTRA}", cap, minimum=1024)
+    return replace(target, secrets=tuple(sorted(secrets, key=len, reverse=True)), max_body_bytes=limit)
+
+
 def _clean_ids(job_ids: Sequence[str]) -> list[str]:
     if isinstance(job_ids, (str, bytes)):
         raise ConfigurationError("job_ids must be a list of ids, not one string")
@@ -294,11 +330,46 @@ def validated(model: type[M], raw: Any, vendor: str, what: str, root: str) -> M:
     try:
         return model.model_validate(raw)
     except ValidationError as error:
-        first = error.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or root
-        raise VendorResponseError(
-            f"{vendor} sent a {what} that does not fit the documented shape: {where}: {first['msg']}"
-        ) from None
+        raise shape_error(error, vendor, what, root) from None
+    except RecursionError:
+        raise VendorResponseError(f"{vendor} sent a {what} nested too deeply to read") from None
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def vendor_parser(vendor: str, what: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorate a function that reads a vendor's JSON so that it raises VendorResponseError and nothing
+    else: any JSON a vendor could send gives a result or our named error, never a foreign exception."""
+
+    def decorate(parse: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(parse)
+        def guarded(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return parse(*args, **kwargs)
+            except VendorResponseError:
+                raise
+            except ValidationError as error:
+                raise shape_error(error, vendor, what, what) from None
+            except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as error:
+                raise VendorResponseError(
+                    f"{vendor} sent a {what} that could not be read: {type(error).__name__}: "
+                    f"{' '.join(str(error).split())[:160]}"
+                ) from None
+
+        return guarded
+
+    return decorate
+
+
+def shape_error(error: ValidationError, vendor: str, what: str, root: str) -> VendorResponseError:
+    """A pydantic ValidationError about a vendor's answer as our VendorResponseError, naming the field."""
+    first = error.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or root
+    return VendorResponseError(
+        f"{vendor} sent a {what} that does not fit the documented shape: {where}: {first['msg']}"
+    )
 
 
 async def _amask(values: Iterable[str]) -> None:

@@ -11,12 +11,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, cast
 
+from airflow_jobstatus.checks import DIGITS_JOB_ID, check_job_id
 from airflow_jobstatus.connection import ConnectionFields, base_url_from_host
 from airflow_jobstatus.errors import (
     ConfigurationError,
     NoJobCreated,
     PermanentVendorError,
     RequestRefused,
+    VendorResponseError,
 )
 from airflow_jobstatus.hooks.base import JobHook, ReadRequest
 from airflow_jobstatus.hooks.tradedesk_models import (
@@ -179,14 +181,30 @@ class TradeDeskHook(JobHook):
         job_id = answer.get("id") if isinstance(answer, dict) else None
         if job_id is None:
             raise NoJobCreated(f"{VENDOR} answered {call.what} without starting a job", payload=answer)
+        try:
+            job_id = check_job_id(VENDOR, job_id, DIGITS_JOB_ID)
+        except ConfigurationError as error:  # the vendor's answer, not our input, is wrong
+            raise VendorResponseError(
+                f"{VENDOR} answered {call.what} with a job id that is not one: {error}"
+            ) from None
         self.log.info("started %s: job %s", call.what, job_id)
         return Job(vendor="tradedesk", id=str(job_id), state=JobState.QUEUED, vendor_status="Accepted")
 
     # --- results --------------------------------------------------------------------------------
     @contextmanager
     def open_result(self, url: str) -> Iterator[Download]:
-        """Stream a job's result link; the TTD-Auth token is never sent (see ``open_download``)."""
-        with open_download(VENDOR, url) as download:
+        """Stream a job's result link; the TTD-Auth token is never sent (see ``open_download``).
+
+        The link, and each redirect hop, must be a public https host (see :mod:`airflow_jobstatus.downloads`):
+        a loopback one when the API host is loopback too (the sandbox), private ones with the connection
+        extra ``allow_private_result_hosts``, plain http with ``allow_insecure_http``. The ``[jobstatus]``
+        download limits are read (and checked) here, before any request."""
+        from airflow_jobstatus.downloads import DownloadLimits, HostPolicy
+
+        limits = DownloadLimits.from_settings()
+        extra = self.get_connection(self.conn_id).extra_dejson
+        hosts = HostPolicy.for_connection(self.transport.target.base_url, extra, self.conn_id)
+        with open_download(VENDOR, url, allow_hosts=hosts, limits=limits) as download:
             yield download
 
     def download_result(

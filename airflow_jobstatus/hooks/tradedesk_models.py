@@ -13,7 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from airflow_jobstatus.hooks.base import validated
+from airflow_jobstatus.hooks.base import validated, vendor_parser
 from airflow_jobstatus.models import Job, JobState, map_status
 
 VENDOR = "The Trade Desk"
@@ -35,7 +35,9 @@ STATUS_MAP: dict[str, JobState] = {
 class _EitherSpelling(BaseModel):
     """Accepts ``createdAtUtc`` and ``created_at_utc`` alike; ignores keys it does not know."""
 
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="ignore")
+    model_config = ConfigDict(
+        alias_generator=to_camel, populate_by_name=True, extra="ignore", allow_inf_nan=False
+    )
 
 
 class StandardJobStatus(_EitherSpelling):
@@ -98,12 +100,14 @@ def _job(kind: JobKind, raw: StandardJobStatus | GraphQlBulkJob, errors: list[st
     )
 
 
+@vendor_parser(VENDOR, "job status")
 def parse_standard_job(payload: Any, kind: JobKind = "standard") -> Job:
     """A standard (or legacy, ``kind="legacy"``) job status as a :class:`Job`."""
     raw = validated(StandardJobStatus, payload, VENDOR, "job status", "StandardJobStatusResponse")
     return _job(kind, raw, [raw.errors] if raw.errors else [])
 
 
+@vendor_parser(VENDOR, "job status")
 def parse_graphql_job(payload: Any) -> Job:
     """A GraphQL bulk job, bare or in the status answer's ``{"job": ...}`` envelope."""
     body = payload.get("job", payload) if isinstance(payload, dict) and "job" in payload else payload
@@ -111,11 +115,13 @@ def parse_graphql_job(payload: Any) -> Job:
     return _job("graphql", raw, [*(raw.query_gql_errors or []), *(raw.runtime_errors or [])])
 
 
+@vendor_parser(VENDOR, "job status")
 def parse_job(payload: Any, kind: JobKind) -> Job:
     """A status answer of any job kind as a :class:`Job`."""
     return parse_graphql_job(payload) if kind == "graphql" else parse_standard_job(payload, kind)
 
 
+@vendor_parser(VENDOR, "submit answer")
 def graphql_submit_errors(payload: Any) -> list[str]:
     """The errors of a GraphQL submit's answer that created no job (empty when a job was created)."""
     outer = payload if isinstance(payload, dict) else {}

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_jobstatus.checks import loads_json
 from airflow_jobstatus.errors import ConfigurationError
 
 
@@ -61,7 +61,7 @@ def as_payload(value: Any, name: str = "payload") -> dict[str, Any]:
     """A JSON object from a dict, or from rendered JSON text."""
     if isinstance(value, str):
         try:
-            value = json.loads(value)
+            value = loads_json(value)  # (nesting too deep, NaN or Infinity: refused as ValueError too)
         except ValueError:
             raise ConfigurationError(f"{name} is text that is not JSON: {value[:80]!r}") from None
     if not isinstance(value, Mapping):

@@ -18,7 +18,7 @@ from airflow_jobstatus.connection import ConnectionFields, base_url_from_host
 from airflow_jobstatus.errors import (
     ConfigurationError,
 )
-from airflow_jobstatus.hooks.base import JobHook, ReadRequest, validated
+from airflow_jobstatus.hooks.base import JobHook, ReadRequest, validated, vendor_parser
 from airflow_jobstatus.hooks.wistia_calls import (
     WistiaCall,
     bulk_delete_subfolders_call,
@@ -56,6 +56,7 @@ class WistiaJobStatus(BaseModel):
     status: str
 
 
+@vendor_parser(VENDOR, "job status")
 def parse_job(payload: Any) -> Job:
     """A :class:`Job` from a job status, bare or in its ``{"background_job_status": ...}`` envelope.
 

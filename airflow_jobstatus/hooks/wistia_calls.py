@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from airflow_jobstatus.checks import short_repr
 from airflow_jobstatus.errors import ConfigurationError
 
 #: The most media one archive, restore or move request may name (Wistia's documented limit).
@@ -37,6 +38,8 @@ def check_id(value: Any, name: str) -> str:
     """A hashed id or folder id as text; raises naming ``name`` when it is blank or has odd characters."""
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ConfigurationError(f"{name} must be a Wistia hashed id (text), got {type(value).__name__}")
+    if isinstance(value, int) and value.bit_length() > 512:  # no id, and str() of it may raise
+        raise ConfigurationError(f"{name}: {short_repr(value)} is not a Wistia hashed id")
     text = str(value).strip()
     if not _ID.match(text):
         raise ConfigurationError(
@@ -78,7 +81,7 @@ def check_texts(value: Any, name: str) -> list[str]:
     out = []
     for pos, item in enumerate(value):
         if not isinstance(item, str) or not item.strip():
-            raise ConfigurationError(f"{name}[{pos}] must be a non-blank string, got {item!r}")
+            raise ConfigurationError(f"{name}[{pos}] must be a non-blank string, got {short_repr(item)}")
         out.append(item.strip())
     return out
 
@@ -101,7 +104,7 @@ def check_trims(value: Any) -> list[str]:
         match = _TRIM.match(text) if isinstance(text, str) else None
         if match is None:
             raise ConfigurationError(
-                f"trims[{pos}]: {item!r} is not a range HH:MM:SS.mmm-HH:MM:SS.mmm "
+                f"trims[{pos}]: {short_repr(item)} is not a range HH:MM:SS.mmm-HH:MM:SS.mmm "
                 "(e.g. '00:00:05.000-00:00:12.500')"
             )
         parts = match.groups()
@@ -113,10 +116,13 @@ def check_trims(value: Any) -> list[str]:
 
 def check_url(value: Any, name: str = "url") -> str:
     """An http(s) URL."""
-    text = str(value or "").strip()
-    parts = urlsplit(text)
+    text = "" if isinstance(value, int) else str(value or "").strip()  # (no int is a URL; str() may raise)
+    try:
+        parts = urlsplit(text)
+    except ValueError:  # e.g. "http://[": an unclosed IPv6 address
+        parts = urlsplit("")
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ConfigurationError(f"{name}: {value!r} is not an http(s) URL Wistia can fetch")
+        raise ConfigurationError(f"{name}: {short_repr(value)} is not an http(s) URL Wistia can fetch")
     return text
 
 

@@ -8,20 +8,25 @@ or a full base URL; login = agent email; password = API token. Connections made 
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
+from urllib.parse import quote
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
+from airflow_jobstatus.checks import SAFE_JOB_ID
 from airflow_jobstatus.connection import ConnectionFields, base_url_from_host, is_loopback
 from airflow_jobstatus.errors import ConfigurationError, VendorResponseError
-from airflow_jobstatus.hooks.base import JobHook, ReadRequest, validated
+from airflow_jobstatus.hooks.base import JobHook, ReadRequest, validated, vendor_parser
 from airflow_jobstatus.hooks.zendesk_bulk import API_PREFIX, build_request, bulk_action
 from airflow_jobstatus.models import ItemResult, Job, JobState, map_status, percent_of
 from airflow_jobstatus.transport import ApiTarget
 
 VENDOR = "Zendesk"
 SHOW_MANY_BATCH = 100
+#: The largest item count read from a job status (2**53: exact as a float; Zendesk jobs hold 100 items).
+MAX_ITEM_COUNT = 2**53
 
 STATUS_MAP: dict[str, JobState] = {
     "queued": JobState.QUEUED,
@@ -40,8 +45,9 @@ class ZendeskJobStatus(BaseModel):
     id: str
     status: str
     url: str | None = None
-    total: int | None = None
-    progress: int | None = None
+    #: Item counts: never negative, and small enough to compute a percentage from (a huge one is refused).
+    total: int | None = Field(default=None, ge=0, le=MAX_ITEM_COUNT)
+    progress: int | None = Field(default=None, ge=0, le=MAX_ITEM_COUNT)
     message: str | None = None
     #: A list of item results (or one object); checked by :func:`raw_items`, not copied by pydantic.
     results: Any = None
@@ -70,6 +76,7 @@ def raw_items(results: Any) -> list[dict[str, Any]]:
     return entries
 
 
+@vendor_parser(VENDOR, "job status item")
 def parse_item(raw: dict[str, Any]) -> ItemResult:
     """One entry of a job's ``results``: success unless it says ``success: false`` or carries an error."""
     error = raw.get("error") or raw.get("errors") or None
@@ -87,6 +94,7 @@ def parse_item(raw: dict[str, Any]) -> ItemResult:
     )
 
 
+@vendor_parser(VENDOR, "job status")
 def parse_job(payload: Any, *, succeeded_items: bool = True) -> Job:
     """A :class:`Job` from a Zendesk job status, bare or in its ``{"job_status": ...}`` envelope.
 
@@ -116,6 +124,7 @@ def parse_job(payload: Any, *, succeeded_items: bool = True) -> Job:
     )
 
 
+@vendor_parser(VENDOR, "job status")
 def parse_jobs_payload(payload: Any, *, succeeded_items: bool = True) -> list[Job]:
     """Jobs from a single-job answer or a ``{"job_statuses": [...]}`` list answer."""
     if isinstance(payload, dict) and isinstance(payload.get("job_statuses"), list):
@@ -186,6 +195,8 @@ class ZendeskJobHook(JobHook):
     #: Half of the smallest plan's account limit (Team: 200 a minute), which every integration shares.
     default_requests_per_minute: ClassVar[float] = 100.0
     read_batch_size: ClassVar[int] = SHOW_MANY_BATCH
+    #: Zendesk job ids are hex strings (32 characters); letters, digits, ``_`` and ``-`` are accepted.
+    job_id_pattern: ClassVar[re.Pattern[str]] = SAFE_JOB_ID
 
     def __init__(self, zendesk_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(conn_id=zendesk_conn_id, **kwargs)
@@ -200,9 +211,12 @@ class ZendeskJobHook(JobHook):
         )
 
     def read_requests(self, job_ids: Sequence[str]) -> list[ReadRequest]:
-        """One show call for a single job; ``show_many`` in batches of 100 otherwise."""
+        """One show call for a single job; ``show_many`` in batches of 100 otherwise (ids checked first)."""
+        job_ids = self.check_job_ids(job_ids)
         if len(job_ids) == 1:
-            return [ReadRequest((job_ids[0],), f"{API_PREFIX}/job_statuses/{job_ids[0]}.json")]
+            return [
+                ReadRequest((job_ids[0],), f"{API_PREFIX}/job_statuses/{quote(job_ids[0], safe='')}.json")
+            ]
         batches = [tuple(job_ids[i : i + SHOW_MANY_BATCH]) for i in range(0, len(job_ids), SHOW_MANY_BATCH)]
         return [
             ReadRequest(batch, f"{API_PREFIX}/job_statuses/show_many.json", {"ids": ",".join(batch)})

@@ -11,10 +11,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_jobstatus.checks import short_repr
 from airflow_jobstatus.errors import ConfigurationError
 
 #: Zendesk takes at most this many items in one bulk request (one job).
 MAX_ITEMS_PER_JOB = 100
+#: Zendesk record ids are 64-bit integers: a larger number is no id (and one of 4300+ digits cannot be sent).
+MAX_RECORD_ID = 2**63 - 1
 
 API_PREFIX = "/api/v2"
 
@@ -114,24 +117,30 @@ def _as_int(value: Any) -> int | None:
     """An int, or a string of digits as an int (templated values render as strings); else None."""
     if isinstance(value, str):
         text = value.strip()
-        return int(text) if text.isascii() and text.isdigit() else None
+        # (more digits than any id has: not read, since int() of 4300+ digits raises ValueError)
+        return int(text) if text.isascii() and text.isdigit() and len(text) <= 30 else None
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def _short(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 80 else text[:77] + "..."
+    return short_repr(value, 80)
 
 
 def _record_id(value: Any, where: str, noun: str) -> int:
     number = _as_int(value)
-    if number is None or number <= 0:
-        raise ConfigurationError(f"{where}: {noun} must be an integer greater than 0, got {_short(value)}")
+    if number is None or number <= 0 or number > MAX_RECORD_ID:
+        raise ConfigurationError(
+            f"{where}: {noun} must be an integer greater than 0 (a 64-bit id), got {_short(value)}"
+        )
     return number
 
 
 def _external_id(value: Any, where: str) -> str:
-    text = str(value).strip() if isinstance(value, str | int) and not isinstance(value, bool) else ""
+    text = ""
+    if isinstance(value, str):
+        text = value.strip()
+    elif isinstance(value, int) and not isinstance(value, bool) and abs(value) <= MAX_RECORD_ID:
+        text = str(value)
     if not text or "," in text:
         raise ConfigurationError(
             f"{where}: an external id must be a non-empty string without commas (ids are sent "

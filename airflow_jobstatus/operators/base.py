@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
+from airflow_jobstatus.checks import sane_delay, whole_number
 from airflow_jobstatus.compat import AirflowException, AirflowFailException
 from airflow_jobstatus.errors import (
-    ConfigurationError,
     JobNotFoundError,
     NoJobCreated,
     PermanentVendorError,
@@ -46,6 +46,7 @@ from airflow_jobstatus.ledger import (
 from airflow_jobstatus.models import ItemResult, Job
 from airflow_jobstatus.operators.items import job_level_results, merge_results
 from airflow_jobstatus.outcomes import OnPartial, Verdict, check_on_partial
+from airflow_jobstatus.transport import RetryPolicy
 from airflow_jobstatus.triggers.cadence import PollCadence, check_max_poll_interval
 from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
 
@@ -107,11 +108,9 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
         seconds = timeout.total_seconds() if isinstance(timeout, timedelta) else timeout
         self.timeout = positive_seconds("timeout", seconds)
         self.on_partial = check_on_partial(on_partial)
-        self.max_jobs_in_flight = int(max_jobs_in_flight)
+        self.max_jobs_in_flight = whole_number("max_jobs_in_flight", max_jobs_in_flight, minimum=1)
         self.resubmit_unconfirmed = resubmit_unconfirmed
         self.deferrable = deferrable
-        if self.max_jobs_in_flight < 1:
-            raise ConfigurationError(f"max_jobs_in_flight must be at least 1, not {max_jobs_in_flight}")
 
     # --- what a vendor operator defines ----------------------------------------------------------
     def prepare_items(self) -> list[Any]:
@@ -179,13 +178,17 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                 return self._finish(context, items, ledger)
             if self.deferrable:
                 self.log.info("waiting for %d jobs in the triggerer", len(active))
+                # The ledger's head as just saved (a few KB, whatever the number of jobs); the whole
+                # ledger only where there is no task state store to hold the rest.
+                has_store = context.get("task_state_store") is not None
+                state = ledger.head_json() if has_store else ledger.to_json()
                 trigger = JobTrigger.for_hook(
                     self.hook_class,
                     self.conn_id,
                     active,
                     self.poll_interval,
                     deadline,
-                    resume={"ledger": ledger.to_json(), "deadline": deadline},
+                    resume={"ledger": state, "deadline": deadline},
                     hook_params=self.hook_params(),
                     max_poll_interval=self.max_poll_interval,
                 )
@@ -205,6 +208,8 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
         self, context: Context, items: list[Any], ledger: Ledger, chunk: list[int], deadline: float
     ) -> bool:
         """Submit one chunk; False when the vendor refuses it for now while our own jobs run."""
+        from airflow_jobstatus.errors import VendorResponseError
+
         while True:
             ledger.unconfirmed = list(chunk)
             self._save(context, ledger)
@@ -224,6 +229,12 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                     return False
                 self._sleep_for_refusal(error, deadline)
                 continue
+            except VendorResponseError as error:  # a success whose body we cannot read: as if lost
+                raise AirflowException(
+                    f"the answer to the submit of {describe_indexes(chunk)} could not be read ({error}): "
+                    f"{self.hook_class.vendor} may or may not have accepted it; a retry of the task "
+                    "checks before sending anything again"
+                ) from None
             except PermanentVendorError as error:
                 ledger.unconfirmed = []
                 self._save(context, ledger)
@@ -235,14 +246,33 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                 ledger.unconfirmed = []
                 self._save(context, ledger)
                 raise
+            vendor = self.hook_class.vendor
+            if not job.id.strip():
+                raise AirflowException(
+                    f"{vendor} answered the submit of {describe_indexes(chunk)} without a job id: it may "
+                    "or may not have accepted it; a retry of the task checks before sending anything again"
+                )
+            earlier = ledger.find(job.id)
+            if earlier is not None:  # the ledger could never tell which items that job covers
+                raise AirflowFailException(
+                    f"{vendor} answered two submits with one job id {job.id!r}: the submit of "
+                    f"{describe_indexes(earlier.items)} and the submit of {describe_indexes(chunk)}. "
+                    f"Not retried: check that job in {vendor} before sending these items again"
+                )
             ledger.add(job.id, chunk, submit_details(job))
             self._save(context, ledger)
-            self.publish_job_ids(context, ledger)
+            if ledger.publish_due():
+                ledger.load(context.get("task_state_store"))
+                self.publish_job_ids(context, ledger)
+                ledger.note_published()
             self.log.info("job %s covers %s", job.id, describe_indexes(chunk))
             return True
 
     def _sleep_for_refusal(self, error: TransientVendorError, deadline: float) -> None:
-        wait = error.retry_after if error.retry_after is not None else REFUSED_SUBMIT_WAIT
+        # Retry-After is finite and at most an hour (transport.parse_retry_after); no refusal waits longer
+        # than the retry policy's cap: the next try simply asks again.
+        cap = RetryPolicy().retry_after_max
+        wait = sane_delay(error.retry_after, fallback=REFUSED_SUBMIT_WAIT, ceiling=cap)
         remaining = deadline - time.time()
         if remaining <= 0:
             raise JobWaitTimeout(
@@ -282,6 +312,10 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
         self._save(context, ledger)
 
     def _finish(self, context: Context, items: list[Any], ledger: Ledger) -> list[dict[str, Any]]:
+        ledger.load(context.get("task_state_store"))  # a resumed ledger holds only its head so far
+        if ledger.publish_due(final=True):
+            self.publish_job_ids(context, ledger)
+            ledger.note_published()
         jobs: dict[str, Job] = {}
         for wave in range(1, ledger.waves + 1):
             stored = context["ti"].xcom_pull(task_ids=self.task_id, key=f"jobs_wave_{wave}") or []
@@ -314,19 +348,21 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
             )
         if not isinstance(saved, dict) or not saved:
             return Ledger(digest, try_number)
-        ledger = Ledger.from_json(saved)
+        ledger = Ledger.from_json(saved)  # the head (or the whole ledger, as earlier releases wrote it)
         if ledger.fingerprint != digest:
             self.log.warning(
                 "the input changed since try %d: its %d jobs are not reused, everything is submitted",
                 ledger.try_number,
-                len(ledger.jobs),
+                ledger.job_count,
             )
             return Ledger(digest, try_number)
+        ledger.load(store)
         return self._reattach(context, ledger, items, try_number)
 
     def _reattach(self, context: Context, ledger: Ledger, items: list[Any], try_number: int) -> Ledger:
         earlier = ledger.try_number
         ledger.try_number, ledger.waves = try_number, 0
+        ledger.note_published(0)  # a new try starts with an empty XCom
         if ledger.unconfirmed:
             what = describe_indexes(ledger.unconfirmed)
             if not self.resubmit_unconfirmed:
@@ -368,6 +404,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                 )
             ledger.redo = redo
             self.publish_job_ids(context, ledger)
+            ledger.note_published()
             if ended:  # this try's first wave: XCom of the earlier try is gone
                 self._store_wave(context, ledger, ended)
                 return ledger
@@ -375,6 +412,5 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
         return ledger
 
     def _save(self, context: Context, ledger: Ledger) -> None:
-        store = context.get("task_state_store")
-        if store is not None:
-            store.set(LEDGER_KEY, ledger.to_json())
+        """Write what changed: the ledger's small head, and a segment of ended jobs when one fills."""
+        ledger.save(context.get("task_state_store"))

@@ -55,11 +55,12 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
         deferrable: bool = True,
         **kwargs: Any,
     ) -> None:
-        kwargs.setdefault("poke_interval", poll_interval)
+        seconds = positive_seconds("poll_interval", poll_interval)
+        kwargs.setdefault("poke_interval", seconds)
         super().__init__(**kwargs)
         self.job_id = job_id
         self.conn_id = conn_id or self.hook_class.default_conn_name
-        self.poll_interval = positive_seconds("poll_interval", poll_interval)
+        self.poll_interval = seconds
         self.max_poll_interval = check_max_poll_interval(self.poll_interval, max_poll_interval)
         self.on_partial = check_on_partial(on_partial)
         self.deferrable = deferrable
@@ -149,19 +150,36 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
 
 def parse_job_ids(value: Any) -> list[str]:
     """Job ids from a list, one id, a comma-separated string, or a rendered list such as ``"['a', 'b']"``."""
+    from airflow_jobstatus.checks import MAX_JOB_ID_CHARS, short_repr
+
     raw = value
     if isinstance(raw, str):
         text = raw.strip()
         if text.startswith("["):
             try:
                 raw = ast.literal_eval(text)
-            except (ValueError, SyntaxError):
-                raise ConfigurationError(f"job_id {value!r} looks like a list but cannot be read") from None
+            except (ValueError, TypeError, SyntaxError, RecursionError, MemoryError):  # TypeError: [{[]: 1}]
+                raise ConfigurationError(
+                    f"job_id {short_repr(value, 80)} looks like a list but cannot be read"
+                ) from None
         else:
             raw = text.replace(",", " ").split()
-    elif isinstance(raw, int):
+    elif isinstance(raw, int) and not isinstance(raw, bool):
         raw = [raw]
-    ids = [str(job_id).strip() for job_id in (raw or [])] if isinstance(raw, (list, tuple)) else []
-    if not ids or any(not job_id for job_id in ids):
-        raise ConfigurationError(f"job_id must be a job id or a non-empty list of job ids, got {value!r}")
+    listed = list(raw) if isinstance(raw, (list, tuple)) else []
+    if not listed or any(isinstance(job_id, bool) or not isinstance(job_id, (str, int)) for job_id in listed):
+        raise ConfigurationError(
+            "job_id must be a job id or a non-empty list of job ids (text or numbers), got "
+            + short_repr(value, 80)
+        )
+    if any(isinstance(job_id, int) and job_id.bit_length() > 4 * MAX_JOB_ID_CHARS for job_id in listed):
+        raise ConfigurationError(
+            f"job_id {short_repr(value, 80)} holds a number too long to be a job id "
+            f"(at most {MAX_JOB_ID_CHARS} digits)"
+        )
+    ids = [str(job_id).strip() for job_id in listed]
+    if any(not job_id for job_id in ids):
+        raise ConfigurationError(
+            f"job_id must be a job id or a non-empty list of job ids, got {short_repr(value, 80)}"
+        )
     return ids

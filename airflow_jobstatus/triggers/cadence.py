@@ -16,8 +16,10 @@ ending at ``poll_interval`` when it is about to finish.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
+from airflow_jobstatus.checks import positive_seconds
 from airflow_jobstatus.errors import ConfigurationError
 from airflow_jobstatus.models import Job
 
@@ -37,7 +39,7 @@ def check_max_poll_interval(poll_interval: float, max_poll_interval: float | Non
     """``max_poll_interval`` checked against ``poll_interval`` (None: the default ceiling)."""
     if max_poll_interval is None:
         return default_max_poll_interval(poll_interval)
-    ceiling = float(max_poll_interval)
+    ceiling = positive_seconds("max_poll_interval", max_poll_interval)
     if not ceiling >= poll_interval:
         raise ConfigurationError(
             f"max_poll_interval ({max_poll_interval}) must be at least poll_interval ({poll_interval}); "
@@ -49,10 +51,14 @@ def check_max_poll_interval(poll_interval: float, max_poll_interval: float | Non
 def fraction_done(job: Job) -> float | None:
     """How much of a job is done, 0 to 1, when the vendor says; None otherwise."""
     if job.progress is not None and job.total:
-        return min(max(job.progress / job.total, 0.0), 1.0)
-    if job.percent is not None:
-        return min(max(job.percent / 100.0, 0.0), 1.0)
-    return None
+        # (``progress / total`` of two ints beyond float range raises OverflowError: a count at or past the
+        # total is done, and a smaller count over a larger one always fits a float.)
+        done = 1.0 if job.progress >= job.total else job.progress / job.total
+    elif job.percent is not None:
+        done = job.percent / 100.0
+    else:
+        return None
+    return min(max(done, 0.0), 1.0) if math.isfinite(done) else None
 
 
 class PollCadence:
@@ -67,17 +73,23 @@ class PollCadence:
         """Seconds until the next read, given the jobs just read at ``now`` (any clock, in seconds)."""
         delays = [self._delay_for(job, now) for job in jobs if not job.state.is_terminal]
         wanted = min(delays, default=self.poll_interval)
+        if not math.isfinite(wanted):  # a rate of 0 or a clock jump: never a NaN or infinite delay
+            wanted = self.poll_interval
         return min(max(wanted, self.poll_interval), self.max_poll_interval)
 
     def _delay_for(self, job: Job, now: float) -> float:
         done = fraction_done(job)
-        if done is None:
+        if done is None or not math.isfinite(now):  # a NaN or infinite clock: nothing to observe from
             return self.poll_interval
         first = self._first_seen.setdefault(job.id, (now, done))
         started, done_then = first
-        if done <= done_then or now <= started:
+        elapsed = now - started
+        if done <= done_then or not elapsed > 0:
             if done < done_then:  # went backwards: start observing again
                 self._first_seen[job.id] = (now, done)
             return self.poll_interval
-        rate = (done - done_then) / (now - started)
-        return (1.0 - done) / rate / 2.0
+        rate = (done - done_then) / elapsed
+        if not (math.isfinite(elapsed) and rate > 0):  # a clock jump beyond float range, or a rate of 0
+            return self.poll_interval
+        # A rate so small that the time left overflows to infinity: as far from done as a job can be.
+        return min((1.0 - done) / rate / 2.0, self.max_poll_interval)

@@ -19,11 +19,14 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from airflow_jobstatus.checks import finite_number, positive_seconds, sane_delay
 from airflow_jobstatus.errors import ConfigurationError, JobStatusError, TransientVendorError
 from airflow_jobstatus.models import Job
 from airflow_jobstatus.outcomes import count_states
 from airflow_jobstatus.progress import ProgressReporter
+from airflow_jobstatus.transport import error_reason
 from airflow_jobstatus.triggers.cadence import PollCadence, check_max_poll_interval
+from airflow_jobstatus.triggers.waiting import within
 
 if TYPE_CHECKING:
     from airflow_jobstatus.hooks.base import JobHook
@@ -124,8 +127,8 @@ class JobTrigger(BaseTrigger):
         self.hook_path = hook_path
         self.conn_id = conn_id
         self.job_ids = [str(job_id) for job_id in job_ids]
-        self.poll_interval = float(poll_interval)
-        self.deadline = float(deadline)
+        self.poll_interval = positive_seconds("poll_interval", poll_interval)
+        self.deadline = finite_number("deadline", deadline)
         self.resume = resume
         self.hook_params = dict(hook_params or {})
         self.max_poll_interval = check_max_poll_interval(self.poll_interval, max_poll_interval)
@@ -200,7 +203,7 @@ class JobTrigger(BaseTrigger):
                     try:
                         # A read's own retries (a long Retry-After) never carry the wait past its deadline.
                         reading = poller.read_timed(self.job_ids, delay, since, joining=joining)
-                        jobs, since = await asyncio.wait_for(reading, timeout=remaining)
+                        jobs, since = await within(reading, remaining)
                         joining = False
                     except asyncio.TimeoutError:
                         progress = reporter.describe(jobs) or "no status could be read"
@@ -208,7 +211,8 @@ class JobTrigger(BaseTrigger):
                         return WaitEvent.of("timeout", message, jobs, self.resume)
                     except TransientVendorError as error:
                         self.log.warning(f"{error}; still waiting")
-                        delay, since = max(self.poll_interval, error.retry_after or 0.0), None
+                        asked = sane_delay(error.retry_after, fallback=0.0)
+                        delay, since = max(self.poll_interval, asked), None
                         continue
                     reporter.report(jobs)
                     if all(job.state.is_terminal for job in jobs):
@@ -217,6 +221,13 @@ class JobTrigger(BaseTrigger):
         except JobStatusError as error:
             self.log.error(str(error))
             return WaitEvent.of("error", str(error), jobs, self.resume)
+        except Exception as error:  # never a foreign traceback out of a trigger: the task gets a clear event
+            self.log.exception("the wait failed unexpectedly")
+            message = (
+                f"the wait failed unexpectedly ({error_reason(error)}): this is a defect of "
+                "airflow-jobstatus, please report it with the triggerer's log"
+            )
+            return WaitEvent.of("error", message, jobs, self.resume)
 
 
 def load_hook_class(hook_path: str) -> type[JobHook]:

@@ -23,13 +23,15 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_jobstatus.errors import JobStatusError, TransientVendorError
+from airflow_jobstatus.checks import sane_delay
+from airflow_jobstatus.errors import JobNotFoundError, JobStatusError, TransientVendorError
 from airflow_jobstatus.models import Job
+from airflow_jobstatus.triggers.waiting import within
 
 if TYPE_CHECKING:
     from airflow_jobstatus.hooks.base import JobHook, ReadRequest
@@ -125,7 +127,7 @@ class JobPoller:
         ids = tuple(dict.fromkeys(str(job_id) for job_id in job_ids))
         self.hook.read_requests(list(ids))  # a malformed id fails this ask only, before any request
         await self._open()
-        delay = max(delay, 0.0)
+        delay = sane_delay(delay, fallback=0.0)  # a NaN due time would make the batching loop spin
         due = (time.monotonic() if since is None else since) + (delay or FIRST_READ_GATHER)
         early = delay if joining else delay * EARLY_SHARE
         ask = _Ask(ids, due, early, asyncio.get_running_loop().create_future())
@@ -150,7 +152,7 @@ class JobPoller:
             if next_due > now:
                 self._wake.clear()
                 with suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=next_due - now)
+                    await within(self._wake.wait(), next_due - now)
                 continue
             batch = self._take_batch(now)
             task = asyncio.create_task(self._read_batch(batch))
@@ -197,7 +199,7 @@ class JobPoller:
                 # time, so that the event loop's other work never waits behind a thousand triggers.
                 await asyncio.sleep(0)
             for ask in live[start : start + DELIVER_AT_ONCE]:
-                _deliver(ask, outcome)
+                _deliver(ask, outcome, self.hook.missing)
 
     async def _read_call(
         self, request: ReadRequest, limit: asyncio.Semaphore, outcome: dict[str, Job | BaseException]
@@ -240,11 +242,21 @@ class JobPoller:
             await stack.aclose()
 
 
-def _deliver(ask: _Ask, outcome: dict[str, Job | BaseException]) -> None:
-    """Answer one ask with its jobs, or with the most telling error among them."""
+def _deliver(
+    ask: _Ask, outcome: dict[str, Job | BaseException], missing: Callable[[Sequence[str]], JobNotFoundError]
+) -> None:
+    """Answer one ask with its jobs, or with the most telling error among them. A "not found" names this
+    ask's own missing ids only (one show_many call may miss the jobs of many other tasks)."""
     if ask.answer.done():
         return
     answers = [outcome[job_id] for job_id in ask.job_ids]
+    gone = [
+        job_id
+        for job_id, answer in zip(ask.job_ids, answers, strict=True)
+        if isinstance(answer, JobNotFoundError)
+    ]
+    if gone:
+        answers = [missing(gone) if isinstance(answer, JobNotFoundError) else answer for answer in answers]
     errors = [answer for answer in answers if isinstance(answer, BaseException)]
     if errors:
         ask.answer.set_exception(_most_telling(errors))
