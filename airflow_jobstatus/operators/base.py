@@ -33,6 +33,7 @@ from airflow_jobstatus.errors import (
     PermanentVendorError,
     RequestRefused,
     TransientVendorError,
+    VendorResponseError,
 )
 from airflow_jobstatus.job_task import JobTaskMixin, positive_seconds
 from airflow_jobstatus.ledger import (
@@ -208,8 +209,6 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
         self, context: Context, items: list[Any], ledger: Ledger, chunk: list[int], deadline: float
     ) -> bool:
         """Submit one chunk; False when the vendor refuses it for now while our own jobs run."""
-        from airflow_jobstatus.errors import VendorResponseError
-
         while True:
             ledger.unconfirmed = list(chunk)
             self._save(context, ledger)
