@@ -11,8 +11,9 @@ class JobStatusError(AirflowException):
     """Base class of every error raised by this provider."""
 
 
-class ConfigurationError(JobStatusError):
-    """A connection or argument is wrong; raised before any request is sent."""
+class ConfigurationError(JobStatusError, AirflowFailException):
+    """A connection or argument is wrong; raised before any request is sent. The task fails without
+    retrying: every try would meet the same connection and arguments."""
 
 
 class PermanentVendorError(JobStatusError):
@@ -32,8 +33,9 @@ class RequestRefused(PermanentVendorError):
     request would be refused again."""
 
 
-class VendorAuthError(PermanentVendorError):
-    """The vendor rejected the connection's credentials (HTTP 401/403)."""
+class VendorAuthError(PermanentVendorError, AirflowFailException):
+    """The vendor rejected the connection's credentials (HTTP 401/403). The task fails without retrying:
+    fix the connection, then clear the task."""
 
 
 class JobNotFoundError(PermanentVendorError):
@@ -47,10 +49,20 @@ class JobNotFoundError(PermanentVendorError):
 class TransientVendorError(JobStatusError):
     """A failure that may go away: connection error, timeout, 429 or 5xx, after retries."""
 
-    def __init__(self, message: str, *, status: int | None = None, retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+        reached: bool = True,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        #: False when no byte of the request can have reached the vendor (the connection was never made:
+        #: refused, name not resolved, connect timeout): a submit that failed so was never sent.
+        self.reached = reached
 
 
 class VendorResponseError(PermanentVendorError):

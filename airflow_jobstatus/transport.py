@@ -269,6 +269,18 @@ def is_certificate_failure(error: BaseException) -> bool:
     return False
 
 
+def never_connected(error: BaseException) -> bool:
+    """Whether a requests failure happened before any connection was made (refused, name not resolved,
+    connect timeout), so that no byte of the request can have reached the server."""
+    import requests
+    from urllib3.exceptions import NewConnectionError
+
+    if isinstance(error, requests.ConnectTimeout):
+        return True
+    reason = getattr(error.args[0], "reason", None) if error.args else None
+    return isinstance(reason, NewConnectionError) or isinstance(error.__context__, NewConnectionError)
+
+
 def error_reason(error: BaseException) -> str:
     """A short reason for a failure: the exception's type and the start of its message."""
     text = " ".join(str(error).split())
@@ -371,7 +383,8 @@ class SyncTransport:
             if is_certificate_failure(error):
                 raise certificate_error(self.target, where, error) from None
             raise TransientVendorError(
-                f"could not reach {self.target.vendor} ({where}): {type(error).__name__}"
+                f"could not reach {self.target.vendor} ({where}): {type(error).__name__}",
+                reached=not never_connected(error),
             ) from None
         return response.status_code, interpret_response(
             self.target, method, response.url, response.status_code, response.headers, body

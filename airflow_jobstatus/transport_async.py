@@ -182,7 +182,8 @@ class AsyncTransport:
             if is_certificate_failure(error):
                 raise certificate_error(self.target, where, error) from None
             raise TransientVendorError(
-                f"could not reach {self.target.vendor} ({where}): {type(error).__name__}"
+                f"could not reach {self.target.vendor} ({where}): {type(error).__name__}",
+                reached=not isinstance(error, aiohttp.ClientConnectorError),
             ) from None
         except (
             ValueError,

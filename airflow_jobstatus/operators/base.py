@@ -28,11 +28,13 @@ from airflow.sdk import BaseOperator
 from airflow_jobstatus.checks import sane_delay, whole_number
 from airflow_jobstatus.compat import AirflowException, AirflowFailException
 from airflow_jobstatus.errors import (
+    ConfigurationError,
     JobNotFoundError,
     NoJobCreated,
     PermanentVendorError,
     RequestRefused,
     TransientVendorError,
+    VendorAuthError,
     VendorResponseError,
 )
 from airflow_jobstatus.job_task import JobTaskMixin, positive_seconds
@@ -164,7 +166,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
         if wait.outcome == "timeout":
             raise JobWaitTimeout(f"timed out after {self.timeout:g} s: {wait.message}; a retry reattaches")
         if wait.outcome == "error":
-            raise AirflowException(wait.message)
+            wait.raise_error()
         self.log.info("%s", wait.message)
         items = self.prepare_items()
         self._store_wave(context, state, self.hook.get_jobs(state.active_ids()))
@@ -208,13 +210,30 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
     def _submit_chunk(
         self, context: Context, items: list[Any], ledger: Ledger, chunk: list[int], deadline: float
     ) -> bool:
-        """Submit one chunk; False when the vendor refuses it for now while our own jobs run."""
+        """Submit one chunk; False when the vendor refuses it for now while our own jobs run.
+
+        The chunk counts as "unconfirmed" (sent, answer unknown) only from the moment bytes may have left
+        for the vendor: a failure to resolve the connection, build the request or connect sent nothing.
+        """
+        _ = self.hook.transport  # the connection is resolved (and checked) before anything counts as sent
         while True:
             ledger.unconfirmed = list(chunk)
             self._save(context, ledger)
             try:
                 job = self.submit_items([items[i] for i in chunk])
+            except (ConfigurationError, VendorAuthError) as error:  # nothing created; every try would fail
+                self._never_sent(context, ledger)
+                raise AirflowFailException(
+                    f"the submit of {describe_indexes(chunk)} was not sent: {error} (not retried: fix the "
+                    "connection or the arguments, then clear the task)"
+                ) from None
             except TransientVendorError as error:
+                if not error.reached:  # the connection was never made: nothing can exist at the vendor
+                    self._never_sent(context, ledger)
+                    raise AirflowException(
+                        f"the submit of {describe_indexes(chunk)} was not sent ({error}); a retry of the "
+                        "task sends it"
+                    ) from None
                 if not self.hook_class.is_refusal(error):
                     raise AirflowException(
                         f"the answer to the submit of {describe_indexes(chunk)} was lost ({error}): "
@@ -267,6 +286,11 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
             self.log.info("job %s covers %s", job.id, describe_indexes(chunk))
             return True
 
+    def _never_sent(self, context: Context, ledger: Ledger) -> None:
+        """Record that the chunk being submitted never left: a retry sends it without asking."""
+        ledger.unconfirmed = []
+        self._save(context, ledger)
+
     def _sleep_for_refusal(self, error: TransientVendorError, deadline: float) -> None:
         # Retry-After is finite and at most an hour (transport.parse_retry_after); no refusal waits longer
         # than the retry policy's cap: the next try simply asks again.
@@ -317,7 +341,10 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
             ledger.note_published()
         jobs: dict[str, Job] = {}
         for wave in range(1, ledger.waves + 1):
-            stored = context["ti"].xcom_pull(task_ids=self.task_id, key=f"jobs_wave_{wave}") or []
+            ti = context["ti"]  # this map index's own waves (without map_indexes: every map index's)
+            stored = (
+                ti.xcom_pull(task_ids=self.task_id, key=f"jobs_wave_{wave}", map_indexes=ti.map_index) or []
+            )
             jobs.update((data["id"], Job.model_validate(data)) for data in stored)
         answering = ledger.answering()
         missing = [record.id for record in answering if record.id not in jobs]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_jobstatus.compat import AirflowException, AirflowFailException, AirflowSensorTimeout
+from airflow_jobstatus.compat import AirflowFailException, AirflowSensorTimeout
 from airflow_jobstatus.errors import ConfigurationError, TransientVendorError
 from airflow_jobstatus.job_task import JobTaskMixin, positive_seconds
 from airflow_jobstatus.outcomes import OnPartial, check_on_partial, judge
@@ -111,7 +111,7 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
         if result.outcome == "timeout":
             raise AirflowSensorTimeout(f"timed out after {self.timeout:g} s: {result.message}")
         if result.outcome == "error":
-            raise AirflowException(result.message)
+            result.raise_error()
         jobs = self.hook.get_jobs(self.job_ids())
         return self._finish(jobs)  # logs the jobs' outcome (the trigger's message would say it twice)
 

@@ -15,12 +15,13 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NoReturn
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_jobstatus.checks import finite_number, positive_seconds, sane_delay
-from airflow_jobstatus.errors import ConfigurationError, JobStatusError, TransientVendorError
+from airflow_jobstatus.compat import AirflowException, AirflowFailException
+from airflow_jobstatus.errors import ConfigurationError, JobStatusError, TransientVendorError, VendorAuthError
 from airflow_jobstatus.models import Job
 from airflow_jobstatus.outcomes import count_states
 from airflow_jobstatus.progress import ProgressReporter
@@ -70,13 +71,30 @@ class WaitEvent:
     message: str
     jobs: list[JobSummary] = field(default_factory=list)
     resume: dict[str, Any] | None = None
+    #: False for an error no retry can change (the connection's settings or credentials): the task then
+    #: fails without retrying. (Events of earlier releases lack it: they count as retryable.)
+    retryable: bool = True
 
     @classmethod
     def of(
-        cls, outcome: Outcome, message: str, jobs: Sequence[Job], resume: dict[str, Any] | None = None
+        cls,
+        outcome: Outcome,
+        message: str,
+        jobs: Sequence[Job],
+        resume: dict[str, Any] | None = None,
+        retryable: bool = True,
     ) -> WaitEvent:
         """An event carrying the summaries of ``jobs`` (and the trigger's ``resume`` data)."""
-        return cls(outcome, message, [JobSummary.of(job) for job in jobs], resume)
+        return cls(outcome, message, [JobSummary.of(job) for job in jobs], resume, retryable)
+
+    def raise_error(self) -> NoReturn:
+        """Raise this error event's failure: AirflowFailException when no retry can help, else
+        AirflowException (the task's retries apply)."""
+        if not self.retryable:
+            raise AirflowFailException(
+                f"{self.message} (not retried: fix the connection, then clear the task)"
+            )
+        raise AirflowException(self.message)
 
     def to_payload(self) -> dict[str, Any]:
         """Plain JSON for the TriggerEvent."""
@@ -91,6 +109,7 @@ class WaitEvent:
             message=payload.get("message", ""),
             jobs=jobs,
             resume=payload.get("resume"),
+            retryable=bool(payload.get("retryable", True)),
         )
 
 
@@ -220,7 +239,8 @@ class JobTrigger(BaseTrigger):
                     delay = cadence.next_delay(jobs, time.monotonic())
         except JobStatusError as error:
             self.log.error(str(error))
-            return WaitEvent.of("error", str(error), jobs, self.resume)
+            fixed_only_by_hand = isinstance(error, (ConfigurationError, VendorAuthError))
+            return WaitEvent.of("error", str(error), jobs, self.resume, retryable=not fixed_only_by_hand)
         except Exception as error:  # never a foreign traceback out of a trigger: the task gets a clear event
             self.log.exception("the wait failed unexpectedly")
             message = (
