@@ -41,6 +41,7 @@ class CountingStore:
 
 class CountingTi:
     try_number = 1
+    map_index = -1
 
     def __init__(self) -> None:
         self.values: dict[str, str] = {}
@@ -50,7 +51,7 @@ class CountingTi:
         self.values[key] = text = json.dumps(value)
         self.pushed[key] += len(text)
 
-    def xcom_pull(self, task_ids: str, key: str) -> Any:
+    def xcom_pull(self, task_ids: str, key: str, map_indexes: int | None = None) -> Any:
         return json.loads(self.values[key]) if key in self.values else None
 
 

@@ -172,14 +172,16 @@ class MemoryStore:
 class MemoryTi:
     """The part of a task instance the operators use: try number and XCom."""
 
-    def __init__(self, try_number: int = 1) -> None:
+    def __init__(self, try_number: int = 1, map_index: int = -1) -> None:
         self.try_number = try_number
+        self.map_index = map_index
         self.xcom: dict[str, Any] = {}
 
     def xcom_push(self, key: str, value: Any) -> None:
         self.xcom[key] = json.loads(json.dumps(value))
 
-    def xcom_pull(self, task_ids: str, key: str) -> Any:
+    def xcom_pull(self, task_ids: str, key: str, map_indexes: int | None = None) -> Any:
+        assert map_indexes == self.map_index, "an operator reads its own map index's XCom only"
         return self.xcom.get(key)
 
 
