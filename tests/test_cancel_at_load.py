@@ -41,7 +41,7 @@ async def test_within_times_out_and_cancels_what_it_awaited() -> None:
     assert slow.cancelled() and time.monotonic() - started < 1
 
 
-async def test_two_thousand_waits_cancelled_at_once_all_end_within_seconds(
+async def test_three_thousand_waits_cancelled_at_once_all_end_within_seconds(
     sandbox: SandboxServer, zendesk_conn: str
 ) -> None:
     ids = [sandbox.state.zendesk.create_job(total=10, duration=600) for _ in range(3000)]

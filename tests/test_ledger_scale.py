@@ -64,6 +64,8 @@ class Vendor:
 
     def __init__(self) -> None:
         self.submits = 0
+        #: What the operator resolves before a submit counts as sent (a real hook's connection).
+        self.transport = object()
 
     def get_jobs(self, job_ids: Sequence[str]) -> list[Job]:
         return [job(job_id, JobState.SUCCEEDED) for job_id in job_ids]
