@@ -86,6 +86,7 @@ class CountingTi:
     """The task instance the operator sees: its try number and an XCom that counts what is pushed."""
 
     try_number = 1
+    map_index = -1
     task_id = "bench"
 
     def __init__(self, meter: Meter) -> None:
@@ -100,7 +101,7 @@ class CountingTi:
         elif key.startswith("jobs_wave_"):
             self.meter.waves_bytes += len(text)
 
-    def xcom_pull(self, task_ids: str, key: str) -> Any:
+    def xcom_pull(self, task_ids: str, key: str, map_indexes: int | None = None) -> Any:
         return json.loads(self.values[key]) if key in self.values else None
 
 
@@ -116,6 +117,7 @@ def bench_operator(count: int, meter: Meter) -> Any:
 
     class FakeVendor:
         submitted = 0
+        transport = None  # what the operator resolves before a submit counts as sent
 
         def get_jobs(self, job_ids: Sequence[str]) -> list[Job]:
             return [job(job_id, JobState.SUCCEEDED) for job_id in job_ids]
