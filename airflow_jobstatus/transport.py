@@ -32,7 +32,7 @@ from airflow_jobstatus.errors import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Iterable, Iterator, Mapping
+    from collections.abc import Callable, Iterator, Mapping
 
     import requests
 
@@ -223,14 +223,26 @@ def _secret_forms(secret: str) -> list[bytes]:
     return [raw] if escaped == raw else [raw, escaped]
 
 
-def read_capped(target: ApiTarget, where: str, chunks: Iterable[bytes]) -> bytes:
-    """The whole body from ``chunks``, or ResponseTooLarge as soon as it passes ``target.max_body_bytes``."""
-    body = bytearray()
-    for chunk in chunks:
-        body += chunk
-        if len(body) > target.max_body_bytes:
+class CappedBody:
+    """An answer's body gathered piece by piece, for both transports: ResponseTooLarge as soon as it passes
+    ``target.max_body_bytes`` (counted after decompression), or at once when its Content-Length says so."""
+
+    def __init__(self, target: ApiTarget, where: str, headers: Mapping[str, str]) -> None:
+        self.target, self.where = target, where
+        self._body = bytearray()
+        length = headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > target.max_body_bytes and not headers.get("Content-Encoding"):
             raise too_large(target, where)
-    return bytes(body)
+
+    def add(self, chunk: bytes) -> None:
+        """Append one piece of the body."""
+        self._body += chunk
+        if len(self._body) > self.target.max_body_bytes:
+            raise too_large(self.target, self.where)
+
+    def value(self) -> bytes:
+        """The whole body."""
+        return bytes(self._body)
 
 
 def too_large(target: ApiTarget, where: str) -> ResponseTooLarge:
@@ -378,7 +390,10 @@ class SyncTransport:
                 stream=True,
             )
             with response:
-                body = read_capped(self.target, where, self._timed(response, started, where))
+                capped = CappedBody(self.target, where, response.headers)
+                for chunk in self._timed(response, started, where):
+                    capped.add(chunk)
+                body = capped.value()
         except requests.RequestException as error:
             if is_certificate_failure(error):
                 raise certificate_error(self.target, where, error) from None

@@ -23,13 +23,13 @@ from airflow_jobstatus.errors import PermanentVendorError, TransientVendorError
 from airflow_jobstatus.transport import (
     READ_CHUNK,
     ApiTarget,
+    CappedBody,
     RetryPolicy,
     certificate_error,
     error_reason,
     interpret_response,
     is_certificate_failure,
     parsed,
-    too_large,
     wait_before_retry,
     without_query,
 )
@@ -185,10 +185,7 @@ class AsyncTransport:
                 f"could not reach {self.target.vendor} ({where}): {type(error).__name__}",
                 reached=not isinstance(error, aiohttp.ClientConnectorError),
             ) from None
-        except (
-            ValueError,
-            UnicodeError,
-        ) as error:  # a request aiohttp cannot build or an answer it cannot read
+        except (ValueError, UnicodeError) as error:  # a request or an answer aiohttp cannot handle
             raise PermanentVendorError(
                 f"could not call {self.target.vendor} ({where}): {error_reason(error)}"
             ) from None
@@ -196,16 +193,7 @@ class AsyncTransport:
     async def _read_capped(self, response: aiohttp.ClientResponse, where: str) -> bytes:
         """The (decompressed) body, read in pieces: ResponseTooLarge as soon as it passes the cap, so a
         gzip bomb or an endless answer never fills the triggerer's memory."""
-        cap = self.target.max_body_bytes
-        if (
-            response.content_length is not None
-            and response.content_length > cap
-            and not response.headers.get("Content-Encoding")
-        ):
-            raise too_large(self.target, where)
-        body = bytearray()
+        capped = CappedBody(self.target, where, response.headers)
         async for chunk in response.content.iter_chunked(READ_CHUNK):
-            body += chunk
-            if len(body) > cap:
-                raise too_large(self.target, where)
-        return bytes(body)
+            capped.add(chunk)
+        return capped.value()
