@@ -33,9 +33,9 @@ def finite_number(name: str, value: Any) -> float:
     try:
         number = float(value)
     except (TypeError, ValueError, OverflowError):
-        raise ConfigurationError(f"{name} must be a number, not {_short(value)}") from None
+        raise ConfigurationError(f"{name} must be a number, not {short_repr(value)}") from None
     if not math.isfinite(number):
-        raise ConfigurationError(f"{name} must be a finite number, not {_short(value)}")
+        raise ConfigurationError(f"{name} must be a finite number, not {short_repr(value)}")
     return number
 
 
@@ -44,10 +44,10 @@ def positive_seconds(name: str, value: Any, *, maximum: float = MAX_SECONDS) -> 
     ConfigurationError naming ``name`` and the fix."""
     seconds = finite_number(name, value)
     if seconds <= 0:
-        raise ConfigurationError(f"{name} must be a positive number of seconds, not {_short(value)}")
+        raise ConfigurationError(f"{name} must be a positive number of seconds, not {short_repr(value)}")
     if seconds > maximum:
         raise ConfigurationError(
-            f"{name} must be at most {maximum:g} seconds, not {_short(value)}; use a shorter {name}"
+            f"{name} must be at most {maximum:g} seconds, not {short_repr(value)}; use a shorter {name}"
         )
     return seconds
 
@@ -55,13 +55,13 @@ def positive_seconds(name: str, value: Any, *, maximum: float = MAX_SECONDS) -> 
 def whole_number(name: str, value: Any, *, minimum: int = 1, maximum: int | None = None) -> int:
     """``value`` as an int of at least ``minimum`` (a float with a fraction, a bool or text is refused)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ConfigurationError(f"{name} must be a whole number, not {_short(value)}")
+        raise ConfigurationError(f"{name} must be a whole number, not {short_repr(value)}")
     if isinstance(value, float) and (not math.isfinite(value) or not value.is_integer()):
-        raise ConfigurationError(f"{name} must be a whole number, not {_short(value)}")
+        raise ConfigurationError(f"{name} must be a whole number, not {short_repr(value)}")
     number = int(value)
     if number < minimum or (maximum is not None and number > maximum):
         bound = f"between {minimum} and {maximum}" if maximum is not None else f"at least {minimum}"
-        raise ConfigurationError(f"{name} must be {bound}, not {_short(value)}")
+        raise ConfigurationError(f"{name} must be {bound}, not {short_repr(value)}")
     return number
 
 
@@ -94,17 +94,18 @@ def check_job_id(vendor: str, job_id: Any, pattern: re.Pattern[str] = SAFE_JOB_I
     ``../../users/me`` or ``1?x=1#`` never reaches a URL."""
     if isinstance(job_id, bool) or not isinstance(job_id, (str, int)):
         raise ConfigurationError(
-            f"job id {_short(job_id)} is not a job id of {vendor}: give text or a number"
+            f"job id {short_repr(job_id)} is not a job id of {vendor}: give text or a number"
         )
     if isinstance(job_id, int) and job_id.bit_length() > 4 * MAX_JOB_ID_CHARS:  # too long (to print, even)
         raise ConfigurationError(
-            f"job id {_short(job_id)} is not a job id of {vendor}: it has more than {MAX_JOB_ID_CHARS} digits"
+            f"job id {short_repr(job_id)} is not a job id of {vendor}: "
+            f"it has more than {MAX_JOB_ID_CHARS} digits"
         )
     text = str(job_id).strip()
     if len(text) > MAX_JOB_ID_CHARS or not pattern.fullmatch(text):
         shape = "digits" if pattern is DIGITS_JOB_ID else "letters, digits, '_' and '-'"
         raise ConfigurationError(
-            f"job id {_short(text)} is not a job id of {vendor}: it must be {shape}, "
+            f"job id {short_repr(text)} is not a job id of {vendor}: it must be {shape}, "
             f"at most {MAX_JOB_ID_CHARS} characters"
         )
     return text
@@ -138,6 +139,3 @@ def short_repr(value: Any, limit: int = 60) -> str:
             return f"an integer of about {int(value.bit_length() * math.log10(2)) + 1} digits"
         return f"a {type(value).__name__} that cannot be printed"
     return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-_short = short_repr

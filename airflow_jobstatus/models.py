@@ -10,8 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-#: The longest job id a Job holds (vendors use 10-40 characters).
-MAX_ID_CHARS = 128
+from airflow_jobstatus.checks import MAX_JOB_ID_CHARS
 
 
 class JobState(str, Enum):
@@ -70,7 +69,7 @@ class Job(BaseModel):
     model_config = ConfigDict(frozen=True, allow_inf_nan=False)
 
     vendor: str
-    id: str = Field(min_length=1, max_length=MAX_ID_CHARS)
+    id: str = Field(min_length=1, max_length=MAX_JOB_ID_CHARS)
     state: JobState
     vendor_status: str
     progress: int | None = Field(default=None, ge=0)

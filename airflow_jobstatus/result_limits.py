@@ -13,6 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_jobstatus.checks import finite_number
 from airflow_jobstatus.errors import ConfigurationError
 
 SECTION = "jobstatus"
@@ -52,11 +53,10 @@ def check_number(option: str, value: Any, *, minimum: float, above: bool, defaul
     """``value`` of the setting ``[jobstatus] option`` as a finite number of at least (``above``: more
     than) ``minimum``, or a ConfigurationError naming the setting and the fix."""
     try:
-        number = float(value)
-    except (TypeError, ValueError):
-        number = math.nan
-    ok = not isinstance(value, bool) and math.isfinite(number)
-    if not ok or (number <= minimum if above else number < minimum):
+        number: float | None = finite_number(option, value)
+    except ConfigurationError:
+        number = None
+    if number is None or (number <= minimum if above else number < minimum):
         bound = f"above {minimum:g}" if above else f"of {minimum:g} or more"
         raise ConfigurationError(
             f"{setting_name(option)} must be a number {bound}, not {value!r}: fix it, or unset it for "

@@ -30,7 +30,13 @@ from airflow_jobstatus.errors import (
     VendorResponseError,
 )
 from airflow_jobstatus.models import Job
-from airflow_jobstatus.transport import DEFAULT_MAX_BODY_BYTES, ApiTarget, RetryPolicy, SyncTransport
+from airflow_jobstatus.transport import (
+    DEFAULT_MAX_BODY_BYTES,
+    ApiTarget,
+    RetryPolicy,
+    SyncTransport,
+    error_reason,
+)
 
 if TYPE_CHECKING:
     from airflow_jobstatus.transport_async import AsyncTransport
@@ -354,8 +360,7 @@ def vendor_parser(vendor: str, what: str) -> Callable[[Callable[P, R]], Callable
                 raise shape_error(error, vendor, what, what) from None
             except (TypeError, ValueError, KeyError, AttributeError, RecursionError) as error:
                 raise VendorResponseError(
-                    f"{vendor} sent a {what} that could not be read: {type(error).__name__}: "
-                    f"{' '.join(str(error).split())[:160]}"
+                    f"{vendor} sent a {what} that could not be read: {error_reason(error)}"
                 ) from None
 
         return guarded

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
+from airflow_jobstatus.checks import MAX_JOB_ID_CHARS, short_repr
 from airflow_jobstatus.compat import AirflowFailException, AirflowSensorTimeout
 from airflow_jobstatus.errors import ConfigurationError, TransientVendorError
 from airflow_jobstatus.job_task import JobTaskMixin, positive_seconds
@@ -150,8 +151,6 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
 
 def parse_job_ids(value: Any) -> list[str]:
     """Job ids from a list, one id, a comma-separated string, or a rendered list such as ``"['a', 'b']"``."""
-    from airflow_jobstatus.checks import MAX_JOB_ID_CHARS, short_repr
-
     raw = value
     if isinstance(raw, str):
         text = raw.strip()
