@@ -40,6 +40,7 @@ from airflow_jobstatus.errors import (
 from airflow_jobstatus.job_task import JobTaskMixin, positive_seconds
 from airflow_jobstatus.ledger import (
     LEDGER_KEY,
+    DuplicateJobId,
     JobRecord,
     Ledger,
     describe_indexes,
@@ -240,8 +241,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                         f"{self.hook_class.vendor} may or may not have accepted it; a retry of the task "
                         "checks before sending anything again"
                     ) from None
-                ledger.unconfirmed = []
-                self._save(context, ledger)
+                self._never_sent(context, ledger)
                 if ledger.active_ids():
                     self.log.info("%s: waiting for this task's running jobs before sending more", error)
                     return False
@@ -254,15 +254,13 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                     "checks before sending anything again"
                 ) from None
             except PermanentVendorError as error:
-                ledger.unconfirmed = []
-                self._save(context, ledger)
+                self._never_sent(context, ledger)
                 message = f"the submit of {describe_indexes(chunk)} was refused: {error}"
                 if isinstance(error, RequestRefused) or error.status in INPUT_REFUSED:  # so would a retry
                     raise AirflowFailException(f"{message} (not retried: fix the input)") from None
                 raise AirflowException(message) from None
             except NoJobCreated:  # answered in full: nothing to wait for, nothing unconfirmed
-                ledger.unconfirmed = []
-                self._save(context, ledger)
+                self._never_sent(context, ledger)
                 raise
             vendor = self.hook_class.vendor
             if not job.id.strip():
@@ -270,14 +268,14 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                     f"{vendor} answered the submit of {describe_indexes(chunk)} without a job id: it may "
                     "or may not have accepted it; a retry of the task checks before sending anything again"
                 )
-            earlier = ledger.find(job.id)
-            if earlier is not None:  # the ledger could never tell which items that job covers
+            try:
+                ledger.add(job.id, chunk, submit_details(job))
+            except DuplicateJobId as error:  # the ledger could never tell which items that job covers
                 raise AirflowFailException(
                     f"{vendor} answered two submits with one job id {job.id!r}: the submit of "
-                    f"{describe_indexes(earlier.items)} and the submit of {describe_indexes(chunk)}. "
+                    f"{describe_indexes(error.first)} and the submit of {describe_indexes(error.second)}. "
                     f"Not retried: check that job in {vendor} before sending these items again"
-                )
-            ledger.add(job.id, chunk, submit_details(job))
+                ) from None
             self._save(context, ledger)
             if ledger.publish_due():
                 ledger.load(context.get("task_state_store"))
@@ -287,7 +285,8 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
             return True
 
     def _never_sent(self, context: Context, ledger: Ledger) -> None:
-        """Record that the chunk being submitted never left: a retry sends it without asking."""
+        """Record that the chunk being submitted created nothing (never left, or refused, or answered in
+        full): a later submit or a retry sends it without asking."""
         ledger.unconfirmed = []
         self._save(context, ledger)
 
@@ -340,8 +339,9 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
             self.publish_job_ids(context, ledger)
             ledger.note_published()
         jobs: dict[str, Job] = {}
+        ti = context["ti"]
         for wave in range(1, ledger.waves + 1):
-            ti = context["ti"]  # this map index's own waves (without map_indexes: every map index's)
+            # This map index's own waves (without map_indexes: every map index's).
             stored = (
                 ti.xcom_pull(task_ids=self.task_id, key=f"jobs_wave_{wave}", map_indexes=ti.map_index) or []
             )

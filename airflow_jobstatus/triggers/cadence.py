@@ -72,9 +72,7 @@ class PollCadence:
     def next_delay(self, jobs: Sequence[Job], now: float) -> float:
         """Seconds until the next read, given the jobs just read at ``now`` (any clock, in seconds)."""
         delays = [self._delay_for(job, now) for job in jobs if not job.state.is_terminal]
-        wanted = min(delays, default=self.poll_interval)
-        if not math.isfinite(wanted):  # a rate of 0 or a clock jump: never a NaN or infinite delay
-            wanted = self.poll_interval
+        wanted = min(delays, default=self.poll_interval)  # each finite: see _delay_for
         return min(max(wanted, self.poll_interval), self.max_poll_interval)
 
     def _delay_for(self, job: Job, now: float) -> float:

@@ -21,7 +21,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_jobstatus.checks import finite_number, positive_seconds, sane_delay
 from airflow_jobstatus.compat import AirflowException, AirflowFailException
-from airflow_jobstatus.errors import ConfigurationError, JobStatusError, TransientVendorError, VendorAuthError
+from airflow_jobstatus.errors import ConfigurationError, JobStatusError, TransientVendorError
 from airflow_jobstatus.models import Job
 from airflow_jobstatus.outcomes import count_states
 from airflow_jobstatus.progress import ProgressReporter
@@ -239,7 +239,8 @@ class JobTrigger(BaseTrigger):
                     delay = cadence.next_delay(jobs, time.monotonic())
         except JobStatusError as error:
             self.log.error(str(error))
-            fixed_only_by_hand = isinstance(error, (ConfigurationError, VendorAuthError))
+            # Our errors that no retry can change (configuration, credentials...) are AirflowFailExceptions.
+            fixed_only_by_hand = isinstance(error, AirflowFailException)
             return WaitEvent.of("error", str(error), jobs, self.resume, retryable=not fixed_only_by_hand)
         except Exception as error:  # never a foreign traceback out of a trigger: the task gets a clear event
             self.log.exception("the wait failed unexpectedly")

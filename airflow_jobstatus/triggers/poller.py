@@ -256,7 +256,8 @@ def _deliver(
         if isinstance(answer, JobNotFoundError)
     ]
     if gone:
-        answers = [missing(gone) if isinstance(answer, JobNotFoundError) else answer for answer in answers]
+        own = missing(gone)
+        answers = [own if isinstance(answer, JobNotFoundError) else answer for answer in answers]
     errors = [answer for answer in answers if isinstance(answer, BaseException)]
     if errors:
         ask.answer.set_exception(_most_telling(errors))
