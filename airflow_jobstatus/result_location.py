@@ -63,8 +63,8 @@ def path_part(text: Any) -> str:
     start and gets a digest of the whole, so two long ids never share a file)."""
     try:
         raw = str(text)
-    except ValueError:  # an int too long to print
-        raw = f"int-{hashlib.sha256(repr(type(text)).encode()).hexdigest()[:8]}-{text.bit_length()}"
+    except ValueError:  # an int too long to print in decimal: hex has no such limit, and stays unique
+        raw = hex(text)
     part = _UNSAFE.sub("_", raw)
     if not part.strip("."):
         part = part.replace(".", "_") or "_"

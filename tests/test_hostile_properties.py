@@ -720,6 +720,12 @@ def test_two_long_path_parts_never_share_a_file(first: str, second: str) -> None
         assert path_part(first) != path_part(second)
 
 
+def test_two_unprintable_integers_never_share_a_file() -> None:
+    """Integers too long for str() (same length, one apart) still give two parts."""
+    assert path_part(10**5000) != path_part(10**5000 + 1)
+    _check_part(path_part(10**5000))
+
+
 # The other argument checks of the job-creating calls (Wistia, Zendesk bulk, Trade Desk standard jobs).
 @FEWER
 @given(value=st.one_of(args, rendered_texts))
