@@ -282,37 +282,46 @@ def run(quick: bool = False) -> Result:
     small, large = min(sizes), max(sizes)
     growth = ratio(ours[large].per_item(large)["store"], ours[small].per_item(small)["store"])
     rows: list[Row] = []
+
+    def compared(label: str, ours_value: float, anchor_value: float | None, digits: int) -> Row:
+        """A row with our figure, the anchor's (when it ran) and their ratio."""
+        if anchor_value is None:
+            return Row(label, fmt(ours_value, digits), "-", "-")
+        return Row(
+            label, fmt(ours_value, digits), fmt(anchor_value, digits), fmt(ratio(ours_value, anchor_value), 4)
+        )
+
     for count in sizes:
         o, a = ours[count], anchor.get(count)
         per, aper = o.per_item(count), a.per_item(count) if a else None
         rows += [
-            Row(
+            compared(
                 f"task state store: bytes written per item ({count:,} items)",
-                fmt(per["store"], 1),
-                fmt(aper["store"], 1) if aper else "-",
-                fmt(ratio(per["store"], aper["store"]), 4) if aper else "-",
+                per["store"],
+                aper["store"] if aper else None,
+                1,
             ),
             Row(
                 f"task state store: MB written, writes, keys ({count:,} items)",
                 f"{mb(o.store_bytes)} MB, {o.store_writes:,}, {len(o.store_keys):,}",
                 f"{mb(a.store_bytes)} MB, {a.store_writes:,}, {len(a.store_keys)}" if a else "-",
             ),
-            Row(
+            compared(
                 f"XCom job_ids: bytes pushed per item ({count:,} items)",
-                fmt(per["job_ids"], 1),
-                fmt(aper["job_ids"], 1) if aper else "-",
-                fmt(ratio(per["job_ids"], aper["job_ids"]), 4) if aper else "-",
+                per["job_ids"],
+                aper["job_ids"] if aper else None,
+                1,
             ),
             Row(
                 f"trigger resume: largest, KB ({o.deferrals:,} deferrals, {count:,} items)",
                 fmt(o.resume_max / 1e3, 1),
                 fmt(a.resume_max / 1e3, 1) if a else "-",
             ),
-            Row(
+            compared(
                 f"CPU s, submit and wait bookkeeping ({count:,} items)",
-                fmt(o.seconds, 2),
-                fmt(a.seconds, 2) if a else "-",
-                fmt(ratio(o.seconds, a.seconds), 4) if a else "-",
+                o.seconds,
+                a.seconds if a else None,
+                2,
             ),
             Row(f"CPU s, merging the results at the end ({count:,} items)", fmt(o.finish_seconds, 2)),
         ]
