@@ -207,6 +207,8 @@ def _guarded_session(guard: _Guard) -> requests.Session:
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
     class GuardedHTTPConnection(HTTPConnection):
+        """Checks the peer of every new socket, and hands the connected socket to the watchdog."""
+
         def _new_conn(self) -> socket.socket:
             return guard.checked_peer(super()._new_conn())
 
@@ -214,13 +216,8 @@ def _guarded_session(guard: _Guard) -> requests.Session:
             super().connect()
             guard.opened(self.sock)
 
-    class GuardedHTTPSConnection(HTTPSConnection):
-        def _new_conn(self) -> socket.socket:
-            return guard.checked_peer(super()._new_conn())
-
-        def connect(self) -> None:
-            super().connect()
-            guard.opened(self.sock)
+    class GuardedHTTPSConnection(GuardedHTTPConnection, HTTPSConnection):
+        """The same checks, then TLS (HTTPSConnection.connect, next in the MRO)."""
 
     class GuardedHTTPPool(HTTPConnectionPool):
         ConnectionCls = GuardedHTTPConnection
