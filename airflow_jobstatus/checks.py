@@ -65,6 +65,13 @@ def whole_number(name: str, value: Any, *, minimum: int = 1, maximum: int | None
     return number
 
 
+def check_flag(name: str, value: Any) -> bool:
+    """``value`` if it is a bool; a ConfigurationError naming ``name`` otherwise (``"False"`` is truthy)."""
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True or False, not {short_repr(value)}")
+    return value
+
+
 def sane_delay(seconds: float | None, *, fallback: float, ceiling: float = MAX_SECONDS) -> float:
     """A delay safe to sleep for: ``seconds`` clipped to ``[0, ceiling]``; ``fallback`` when it is None or
     not finite (an int too large for a float counts as not finite; a ``fallback`` that is not finite

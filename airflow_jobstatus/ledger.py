@@ -124,7 +124,9 @@ class Ledger:
     may or may not have accepted it); ``redo`` the indexes a retry must send again because their
     earlier job reported them failed; ``waves`` how many result batches this try has stored in XCom.
     ``jobs`` are the records in submit order: all of them, unless the ledger is partial (read from a
-    head alone; see the module docstring and :attr:`complete`).
+    head alone; see the module docstring and :attr:`complete`). ``max_tries`` is the task instance's
+    ``max_tries`` when the ledger was last written: Airflow raises it on every clear, never on a retry,
+    so a later try can tell "cleared: run again" from "retried: carry on" (None: not known).
     """
 
     fingerprint: str
@@ -133,6 +135,7 @@ class Ledger:
     unconfirmed: list[int] = field(default_factory=list)
     redo: list[int] = field(default_factory=list)
     waves: int = 0
+    max_tries: int | None = None
     _book: _Bookkeeping = field(default_factory=_Bookkeeping, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -289,6 +292,7 @@ class Ledger:
             "format": LEDGER_FORMAT,
             "fingerprint": self.fingerprint,
             "try": self.try_number,
+            "max_tries": self.max_tries,
             "jobs": None,  # a release before format 2 reading this fails instead of submitting again
             "generation": book.generation,
             "count": book.count,
@@ -313,6 +317,7 @@ class Ledger:
             "unconfirmed": to_ranges(self.unconfirmed),
             "redo": to_ranges(self.redo),
             "waves": self.waves,
+            **({} if self.max_tries is None else {"max_tries": self.max_tries}),
         }
 
     @classmethod
@@ -321,10 +326,12 @@ class Ledger:
         fingerprint, try_number = str(data["fingerprint"]), int(data.get("try", 0))
         unconfirmed = from_ranges(data.get("unconfirmed", []))
         redo, waves = from_ranges(data.get("redo", [])), int(data.get("waves", 0))
+        raw_max_tries = data.get("max_tries")  # absent from the ledgers of earlier releases
+        max_tries = raw_max_tries if type(raw_max_tries) is int else None
         if data.get("format") != LEDGER_FORMAT:  # one key holds it all (earlier releases, to_json)
             jobs = [_record_from_json(raw) for raw in data.get("jobs") or []]
-            return cls(fingerprint, try_number, jobs, unconfirmed, redo, waves)
-        ledger = cls(fingerprint, try_number, [], unconfirmed, redo, waves)
+            return cls(fingerprint, try_number, jobs, unconfirmed, redo, waves, max_tries)
+        ledger = cls(fingerprint, try_number, [], unconfirmed, redo, waves, max_tries)
         book = ledger._book
         book.generation, book.count = str(data["generation"]), int(data["count"])
         book.segments, book.published = int(data["segments"]), int(data.get("published", 0))

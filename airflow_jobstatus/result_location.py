@@ -1,4 +1,6 @@
-"""Where a result too large for XCom goes when the task names no ``output_path``.
+"""Where a result goes when the task asks for no inline result (``inline_limit=0``) and names no
+``output_path``: the task's default location. (A task's return value never depends on the size of the
+result: without ``output_path`` and with ``inline_limit`` above 0, a result is always returned inline.)
 
 The base is the first of these that is set:
 
@@ -41,8 +43,8 @@ def airflow_setting(section: str, option: str) -> str:
 
 
 def result_base_path() -> tuple[str, str | None]:
-    """The base for results without ``output_path``, and the setting it came from (for the log); None for
-    the default on the worker's own disk."""
+    """The base of the default location (results of ``inline_limit=0`` without ``output_path``), and the
+    setting it came from (for the log); None for the default on the worker's own disk."""
     ours = airflow_setting(SECTION, OPTION)
     if ours:
         return ours, f"[{SECTION}] {OPTION}"
@@ -75,8 +77,8 @@ def path_part(text: Any) -> str:
 
 
 def default_result_path(context: Any, job_id: str) -> str:
-    """The path a task's job result goes to when it is too large for XCom and no ``output_path`` is set
-    (see the module docstring); logs which setting chose the base."""
+    """The path a task's job result goes to with ``inline_limit=0`` and no ``output_path`` (see the
+    module docstring); logs which setting chose the base."""
     ti = context["ti"]
     base, source = result_base_path()
     parts = [ti.dag_id, ti.run_id, ti.task_id]
@@ -95,5 +97,5 @@ def default_result_path(context: Any, job_id: str) -> str:
             path,
         )
     else:
-        log.info("results too large for XCom go under %s (from %s)", base, source)
+        log.info("results of this task go under %s (from %s)", base, source)
     return path

@@ -1,19 +1,25 @@
-"""Where a job's result goes: back as parsed JSON when small, else streamed to an ObjectStoragePath.
+"""Where a job's result goes: returned as parsed JSON, or streamed to an ObjectStoragePath.
 
-The policy, the same for every vendor with result files:
+The policy, the same for every vendor with result files. What comes back depends on the arguments
+only, never on the size of the result:
 
 - ``output_path`` given: the result is always written there (``file://``, ``s3://``, ``gs://``...: any
-  Airflow object storage), chunk by chunk, and ``{"path", "size", "sha256"}`` is returned;
-- no ``output_path``: a result of at most ``inline_limit`` bytes is parsed and returned (it lands in
-  XCom); a bigger one is streamed to the path ``overflow`` gives (the operators give the task's default
-  location, :mod:`airflow_jobstatus.result_location`) and its ``{"path", "size", "sha256"}`` returned.
-  Without ``overflow`` (a hook called directly) a bigger one raises :class:`ResultTooLarge`. A downloaded
-  result that is not UTF-8 text is never decoded with replacement characters: it goes to ``overflow``'s
-  path like a big one, or raises :class:`ResultNotText` without it.
+  Airflow object storage), chunk by chunk, and ``{"path", "size", "sha256"}`` is returned, however
+  small the result;
+- no ``output_path``: the result is parsed and returned (it lands in XCom). One bigger than
+  ``inline_limit`` bytes raises :class:`ResultTooLarge`; a downloaded one that is not UTF-8 text raises
+  :class:`ResultNotText` (it is never decoded with replacement characters). Both name ``output_path``
+  as the fix; the operators fail the task with them, without retrying it (the same job gives the same
+  result).
 
-Memory stays flat: a download is never held whole, only the inline case reads at most ``inline_limit``.
-A download cut off halfway is retried from the start, and the destination is removed rather than left
-holding a truncated file presented as complete.
+``overflow`` is for hooks called directly, kept for compatibility (no operator passes it): the path to
+write a result to instead of raising ResultTooLarge or ResultNotText. The shape then depends on the
+result, so prefer ``output_path``.
+
+Memory stays flat: a download is never held whole. The inline case stops reading as soon as it is past
+``inline_limit`` (and reads nothing when the download's Content-Length is above it). A download cut
+off halfway is retried from the start, and the destination is removed rather than left holding a
+truncated file presented as complete.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from typing import Any
 from airflow_jobstatus.checks import loads_json, short_repr
 from airflow_jobstatus.errors import ConfigurationError, PermanentVendorError, TransientVendorError
 from airflow_jobstatus.transport import Download, RetryPolicy
+from airflow_jobstatus.wording import plural
 
 log = logging.getLogger(__name__)
 
@@ -65,13 +72,39 @@ class ResultSource:
 
 
 class ResultTooLarge(ConfigurationError):
-    """A result is bigger than ``inline_limit`` and there is no path to write it to."""
+    """A result asked for inline (no ``output_path``) is bigger than ``inline_limit``.
+
+    ``size`` is its size when known (inline, or the download's Content-Length), else None; ``read`` how
+    many bytes were read before stopping (0 when the size was known first); ``detail`` says both in words.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_id: str = "",
+        limit: int = 0,
+        size: int | None = None,
+        read: int = 0,
+        detail: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.limit = limit
+        self.size = size
+        self.read = read
+        self.detail = detail
 
 
 class ResultNotText(PermanentVendorError):
     """A downloaded result is not UTF-8 text, so it cannot go to XCom as it is (decoding it with
-    replacement characters would corrupt it silently). With a path to write it to (``output_path``, or the
-    operators' default location) its bytes are stored unchanged instead."""
+    replacement characters would corrupt it silently). With ``output_path`` its bytes are stored
+    unchanged instead. ``detail`` names the first byte that is not text."""
+
+    def __init__(self, message: str, *, job_id: str = "", detail: str = "") -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.detail = detail
 
 
 def deliver_result(
@@ -83,8 +116,9 @@ def deliver_result(
     retry: RetryPolicy | None = None,
     overflow: Callable[[], str] | None = None,
 ) -> Any:
-    """The task's return value for a job's result (see the module docstring). ``overflow`` is called
-    only when the result is too large to return, for the path to write it to."""
+    """The return value for a job's result: ``{"path", "size", "sha256"}`` with ``output_path``, else the
+    parsed result (see the module docstring). ``overflow`` (hooks only) is called only for a result that
+    cannot be returned inline, for the path to write it to instead."""
     if source.inline is None and source.url is None:
         raise PermanentVendorError(f"job {source.job_id} ended without a result (no inline result, no link)")
     if output_path:
@@ -95,7 +129,7 @@ def deliver_result(
         if overflow is None:
             raise
         path = overflow()
-        too_large = f"is above inline_limit ({inline_limit} bytes)"
+        too_large = f"is above inline_limit ({plural(inline_limit, 'byte')})"
         why = "is not UTF-8 text" if isinstance(error, ResultNotText) else too_large
         log.warning("the result of job %s %s: it goes to %s, not to XCom", source.job_id, why, path)
         return store_result(source, open_url, path, retry or RetryPolicy()).to_dict()
@@ -105,17 +139,19 @@ def _inline_result(source: ResultSource, open_url: Opener, inline_limit: int) ->
     if source.inline is not None:
         size = len(source.inline.encode())
         if size > inline_limit:
-            raise _too_large(source, size, inline_limit)
+            raise _too_large(source, inline_limit, size=size, read=0, how="sent inline in the job's status")
         return parse_document(source.inline, source.job_id)
     assert source.url is not None
     body = _read_small(source, open_url, inline_limit)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
+        detail = f"byte {body[error.start]:#04x} at offset {error.start}"
         raise ResultNotText(
-            f"the result of job {source.job_id} is not UTF-8 text (byte {body[error.start]:#04x} at offset "
-            f"{error.start}), so it does not go to XCom: set output_path (e.g. "
-            "'s3://bucket/results/{{ run_id }}.bin') to store its bytes as they are"
+            f"the result of job {source.job_id} is not UTF-8 text ({detail}), so it does not go to XCom: "
+            "set output_path (e.g. 's3://bucket/results/{{ run_id }}.bin') to store its bytes as they are",
+            job_id=source.job_id,
+            detail=detail,
         ) from None
     return parse_document(text, source.job_id)
 
@@ -148,10 +184,10 @@ def store_result(
                 )
                 time.sleep(wait)
     log.info(
-        "result of job %s written to %s: %d bytes, sha256 %s",
+        "result of job %s written to %s: %s, sha256 %s",
         source.job_id,
         stored.path,
-        stored.size,
+        plural(stored.size, "byte"),
         stored.sha256,
     )
     return stored
@@ -172,14 +208,15 @@ def write_chunks(destination: Any, chunks: Iterable[bytes], expected_size: int |
                 digest.update(chunk)
                 size += len(chunk)
         if expected_size is not None and size != expected_size:
-            raise TransientVendorError(f"the download ended after {size} of {expected_size} bytes")
+            expected = plural(expected_size, "byte")
+            raise TransientVendorError(f"the download ended after {size} of {expected}")
     except BaseException:
         _remove(destination)
         raise
     return StoredResult(str(destination), size, digest.hexdigest())
 
 
-def object_storage_path(output_path: str) -> Any:
+def object_storage_path(output_path: str, name: str = "output_path") -> Any:
     """An ``ObjectStoragePath`` for ``output_path`` (a URL such as ``s3://bucket/key``, or an absolute
     local path), its folder created for local files."""
     from airflow.sdk import ObjectStoragePath
@@ -188,16 +225,14 @@ def object_storage_path(output_path: str) -> Any:
     how = "a URL such as s3://bucket/key.json or file:///data/key.json, or an absolute local path"
     if "://" not in text:
         if not text.startswith("/"):
-            raise ConfigurationError(f"output_path {output_path!r} must be {how}")
+            raise ConfigurationError(f"{name} {output_path!r} must be {how}")
         text = f"file://{text}"
     scheme, _, rest = text.partition("://")
     if scheme.lower() in READ_ONLY_SCHEMES:
-        raise ConfigurationError(
-            f"output_path {output_path!r}: {scheme} cannot be written to; it must be {how}"
-        )
+        raise ConfigurationError(f"{name} {output_path!r}: {scheme} cannot be written to; it must be {how}")
     if scheme.lower() in ("file", "local") and not rest.startswith("/"):
         raise ConfigurationError(
-            f"output_path {output_path!r} is a relative file URL (its first folder would be read as a host): "
+            f"{name} {output_path!r} is a relative file URL (its first folder would be read as a host): "
             f"write file:///{rest} for an absolute path"
         )
     path = ObjectStoragePath(text)
@@ -230,14 +265,14 @@ def check_output_path(output_path: str) -> None:
             raise ConfigurationError(f"output_path {output_path!r}: the folder {folder} cannot be written")
 
 
-def object_storage_path_or_error(output_path: str) -> Any:
+def object_storage_path_or_error(output_path: str, name: str = "output_path") -> Any:
     """:func:`object_storage_path`, any failure restated as a ConfigurationError naming output_path."""
     try:
-        return object_storage_path(output_path)
+        return object_storage_path(output_path, name)
     except ConfigurationError:
         raise
     except Exception as error:
-        raise ConfigurationError(f"output_path {output_path!r} cannot be used: {error}") from None
+        raise ConfigurationError(f"{name} {output_path!r} cannot be used: {error}") from None
 
 
 def parse_document(text: str, job_id: str) -> Any:
@@ -250,24 +285,34 @@ def parse_document(text: str, job_id: str) -> Any:
 
 
 def _read_small(source: ResultSource, open_url: Opener, limit: int) -> bytes:
+    """The whole download when it is at most ``limit`` bytes; past that, reading stops (the connection is
+    closed, the rest never read) and ResultTooLarge is raised. At most ``limit`` + one chunk is held."""
     assert source.url is not None
     with open_url(source.url) as download:
         if download.size is not None and download.size > limit:
-            raise _too_large(source, download.size, limit)
+            how = "the download's Content-Length; none of it was read"
+            raise _too_large(source, limit, size=download.size, read=0, how=how)
         buffer = bytearray()
         for chunk in download.chunks:
             buffer += chunk
             if len(buffer) > limit:
-                raise _too_large(source, None, limit)
+                how = f"reading stopped after {plural(len(buffer), 'byte')}"
+                raise _too_large(source, limit, size=None, read=len(buffer), how=how)
     return bytes(buffer)
 
 
-def _too_large(source: ResultSource, size: int | None, limit: int) -> ResultTooLarge:
-    what = f"{size} bytes" if size is not None else f"more than {limit} bytes"
+def _too_large(source: ResultSource, limit: int, *, size: int | None, read: int, how: str) -> ResultTooLarge:
+    what = plural(size, "byte") if size is not None else f"more than {plural(limit, 'byte')}"
+    detail = f"{what} ({how})"
     return ResultTooLarge(
-        f"the result of job {source.job_id} is {what}, above inline_limit ({limit} bytes), so it does not "
-        "go to XCom: set output_path (e.g. 's3://bucket/results/{{ run_id }}.json') to stream it there, "
-        "or raise inline_limit. A retry reattaches to the job; nothing is submitted again"
+        f"the result of job {source.job_id} is {what}, above inline_limit ({plural(limit, 'byte')}), so it "
+        f"does not go to XCom ({how}): set output_path (e.g. 's3://bucket/results/{{{{ run_id }}}}.json') "
+        "to stream it there, or raise inline_limit",
+        job_id=source.job_id,
+        limit=limit,
+        size=size,
+        read=read,
+        detail=detail,
     )
 
 

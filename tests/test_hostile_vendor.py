@@ -466,7 +466,7 @@ def test_items_rendered_as_deeply_nested_text_fail_naming_them() -> None:
     from airflow_jobstatus.job_task import rendered_list
 
     for text in ("[" * 100_000 + "]" * 100_000, "[" * 5_000 + "1" + "]" * 5_000):
-        with pytest.raises(ConfigurationError, match="items rendered to text that is not a list"):
+        with pytest.raises(ConfigurationError, match="items must be a list, not the text"):
             rendered_list(text, "items")
 
 

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
 from airflow_jobstatus.hooks.zendesk import ZendeskJobHook
@@ -37,6 +38,12 @@ class CountingStore:
     def set(self, key: str, value: Any) -> None:
         self.values[key] = text = json.dumps(value)
         self.written += len(text)
+
+
+@pytest.fixture(autouse=True)
+def _rows_in_xcom(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests measure the ledger: every result stays in XCom (no object storage), however many."""
+    monkeypatch.setenv("AIRFLOW__JOBSTATUS__MAX_XCOM_ITEMS", str(10**9))
 
 
 class CountingTi:

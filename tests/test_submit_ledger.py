@@ -172,9 +172,11 @@ class MemoryStore:
 class MemoryTi:
     """The part of a task instance the operators use: try number and XCom."""
 
-    def __init__(self, try_number: int = 1, map_index: int = -1) -> None:
+    def __init__(self, try_number: int = 1, map_index: int = -1, max_tries: int | None = None) -> None:
         self.try_number = try_number
         self.map_index = map_index
+        if max_tries is not None:  # Airflow's task instances have it; leaving it out is "not known"
+            self.max_tries = max_tries
         self.xcom: dict[str, Any] = {}
 
     def xcom_push(self, key: str, value: Any) -> None:

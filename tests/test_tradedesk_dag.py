@@ -128,21 +128,22 @@ def stored_job_id(sandbox: SandboxServer) -> str:
     return submit.job_id
 
 
-def run_large_result_without_output_path(
+def run_to_the_default_location(
     sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch, settings: dict[str, str]
 ) -> DagRunResult:
+    """``inline_limit=0`` without ``output_path``: the result always goes to the default location."""
     sandbox.state.tradedesk.config.raw_result_limit = 1000
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
-    return run_op(sandbox, GRAPHQL, query=f"{QUERY} # sandbox:bytes=50000", inline_limit=10_000)
+    return run_op(sandbox, GRAPHQL, query=f"{QUERY} # sandbox:bytes=50000", inline_limit=0)
 
 
-def test_a_large_result_without_output_path_goes_to_the_configured_base(
+def test_inline_limit_0_writes_the_result_under_the_configured_base(
     sandbox: SandboxServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     base = tmp_path / "results"
     settings = {"AIRFLOW__JOBSTATUS__RESULT_BASE_PATH": f"file://{base}"}
-    result = run_large_result_without_output_path(sandbox, monkeypatch, settings)
+    result = run_to_the_default_location(sandbox, monkeypatch, settings)
     assert result.task_states == {"op": "success"}
     job_id = stored_job_id(sandbox)
     run_folder = re.sub(r"[^A-Za-z0-9._=+-]", "_", result.run_id)
@@ -150,15 +151,17 @@ def test_a_large_result_without_output_path_goes_to_the_configured_base(
     size = result_size(50000)
     assert result.xcom("op") == {"path": f"file://{target}", "size": size, "sha256": result_sha256(50000)}
     assert target.stat().st_size == size
-    assert "above inline_limit (10000 bytes): it goes to file://" in result.logs["op"]
-    assert "[jobstatus] result_base_path" in result.logs["op"]
+    assert (
+        f"results of this task go under file://{base} (from [jobstatus] result_base_path)"
+        in result.logs["op"]
+    )
 
 
-def test_with_no_setting_a_large_result_goes_to_the_workers_disk_with_a_warning(
+def test_with_no_setting_inline_limit_0_writes_to_the_workers_disk_with_a_warning(
     sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     unset = {"AIRFLOW__JOBSTATUS__RESULT_BASE_PATH": "", "AIRFLOW__COMMON_IO__XCOM_OBJECTSTORAGE_PATH": ""}
-    result = run_large_result_without_output_path(sandbox, monkeypatch, unset)
+    result = run_to_the_default_location(sandbox, monkeypatch, unset)
     assert result.task_states == {"op": "success"}
     stored = result.xcom("op")
     job_id = stored_job_id(sandbox)

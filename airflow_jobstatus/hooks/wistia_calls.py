@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from airflow_jobstatus.checks import short_repr
 from airflow_jobstatus.errors import ConfigurationError
+from airflow_jobstatus.wording import plural
 
 #: The most media one archive, restore or move request may name (Wistia's documented limit).
 MAX_MEDIA_PER_REQUEST = 100
@@ -202,5 +203,9 @@ def bulk_delete_subfolders_call(folder_id: Any, hashed_ids: Any) -> WistiaCall:
     ids = check_hashed_ids(hashed_ids)
     body = {"hashed_ids": ids}
     return WistiaCall(
-        "DELETE", f"/folders/{folder}/subfolders/bulk_delete", body, f"delete {len(ids)} subfolders", ids
+        "DELETE",
+        f"/folders/{folder}/subfolders/bulk_delete",
+        body,
+        f"delete {plural(len(ids), 'subfolder')}",
+        ids,
     )

@@ -22,6 +22,7 @@ from airflow_jobstatus.hooks.base import JobHook, ReadRequest, validated, vendor
 from airflow_jobstatus.hooks.zendesk_bulk import API_PREFIX, build_request, bulk_action
 from airflow_jobstatus.models import ItemResult, Job, JobState, map_status, percent_of
 from airflow_jobstatus.transport import ApiTarget
+from airflow_jobstatus.wording import plural
 
 VENDOR = "Zendesk"
 SHOW_MANY_BATCH = 100
@@ -272,5 +273,5 @@ class ZendeskJobHook(JobHook):
             request.method, request.path, params=request.params, json_body=request.json_body, retry=False
         )
         job = parse_job(payload)
-        self.log.info("submitted %s %s of %d items: job %s", resource, action, len(items), job.id)
+        self.log.info("submitted %s %s of %s: job %s", resource, action, plural(len(items), "item"), job.id)
         return job

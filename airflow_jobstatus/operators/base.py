@@ -25,8 +25,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_jobstatus.checks import sane_delay, whole_number
+from airflow_jobstatus.checks import check_flag, sane_delay, whole_number
 from airflow_jobstatus.compat import AirflowException, AirflowFailException
+from airflow_jobstatus.deployment import resolve_deferrable
 from airflow_jobstatus.errors import (
     ConfigurationError,
     JobNotFoundError,
@@ -49,10 +50,13 @@ from airflow_jobstatus.ledger import (
 )
 from airflow_jobstatus.models import ItemResult, Job
 from airflow_jobstatus.operators.items import job_level_results, merge_results
+from airflow_jobstatus.operators.row_store import RowStore
+from airflow_jobstatus.operators.tries import attempt, started_anew
 from airflow_jobstatus.outcomes import OnPartial, Verdict, check_on_partial
 from airflow_jobstatus.transport import RetryPolicy
 from airflow_jobstatus.triggers.cadence import PollCadence, check_max_poll_interval
 from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
+from airflow_jobstatus.wording import plural
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -86,11 +90,27 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
     :param max_jobs_in_flight: the most jobs this task keeps queued or running at once.
     :param resubmit_unconfirmed: on a retry, send again a request whose answer was lost (it may have
         reached the vendor). Vendor operators turn it on for requests that are safe to repeat.
-    :param deferrable: wait in the triggerer (default) or, if False, poll in the worker.
+    :param results_path: a folder (object storage URL such as ``s3://bucket/prefix``, or an absolute local
+        path) for the per-item results: the task then returns a manifest of ``results.jsonl`` there instead
+        of the rows. Without it, an input of more than ``[jobstatus] max_xcom_items`` items (default
+        1,000) goes to the deployment's ``[jobstatus] result_base_path`` the same way; see README,
+        "What XCom holds".
+    :param wait_for_completion: True (default) waits for the jobs and returns their results; False
+        submits every job, pushes their ids (XCom ``job_ids``) and returns that list at once, for a
+        vendor sensor downstream to wait on. The input must then fit in ``max_jobs_in_flight`` jobs.
+    :param reattach_on_clear: a cleared task runs again and submits everything anew (default False); True
+        makes a clear carry on like a retry: reattach to the jobs of the earlier run.
+    :param deferrable: wait in the triggerer or, if False, poll in the worker. Default (None): the
+        deployment's ``[operators] default_deferrable`` where it sets one, else True.
     """
 
     max_items_per_job: ClassVar[int] = 100
     ui_color = "#dceefb"
+    #: True when the return value is one row per input item (see row_store); False for an operator whose
+    #: request has one result of its own (it never goes to a rows file).
+    per_item_rows: ClassVar[bool] = True
+    #: Where this try keeps results and waves (chosen in execute, from the arguments and input size).
+    _rows: RowStore = RowStore(None)
 
     def __init__(
         self,
@@ -102,7 +122,10 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
         on_partial: OnPartial = "fail",
         max_jobs_in_flight: int = 10,
         resubmit_unconfirmed: bool = False,
-        deferrable: bool = True,
+        results_path: str | None = None,
+        wait_for_completion: bool = True,
+        reattach_on_clear: bool = False,
+        deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -114,7 +137,10 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
         self.on_partial = check_on_partial(on_partial)
         self.max_jobs_in_flight = whole_number("max_jobs_in_flight", max_jobs_in_flight, minimum=1)
         self.resubmit_unconfirmed = resubmit_unconfirmed
-        self.deferrable = deferrable
+        self.results_path = results_path
+        self.wait_for_completion = check_flag("wait_for_completion", wait_for_completion)
+        self.reattach_on_clear = check_flag("reattach_on_clear", reattach_on_clear)
+        self.deferrable = resolve_deferrable(deferrable)
 
     # --- what a vendor operator defines ----------------------------------------------------------
     def prepare_items(self) -> list[Any]:
@@ -143,20 +169,62 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
         return merged.items, merged.verdict
 
     def publish_job_ids(self, context: Context, ledger: Ledger) -> None:
-        """Push the ids of every job submitted so far to XCom (``job_ids``), as soon as they are known."""
-        context["ti"].xcom_push(key="job_ids", value=ledger.job_ids())
+        """Push the ids of the jobs submitted so far to XCom (``job_ids``), as soon as they are known (the
+        first MAX_XCOM_JOB_IDS when the results go to object storage: ``job_ids.json`` there lists all)."""
+        context["ti"].xcom_push(key="job_ids", value=self._rows.xcom_job_ids(ledger.job_ids()))
 
     def request_identity(self) -> Any:
         """What identifies the request apart from the items (e.g. endpoint and change): part of the ledger's
         fingerprint, so a retry with another request never reuses earlier jobs."""
         return type(self).__name__
 
+    def submitted_line(self, job_id: str, chunk: list[int]) -> str:
+        """The log line for a new job: ``job 7 covers items 0-99`` (which input items it was sent)."""
+        return f"job {job_id} covers {describe_indexes(chunk)}"
+
     # --- Airflow entry points ------------------------------------------------------------------------
     def execute(self, context: Context) -> Any:
         """Submit (or reattach to an earlier try's jobs), then wait wave by wave and return the results."""
         items = self.prepare_items()
+        if not self.wait_for_completion:
+            self._check_fits_in_flight(items)
+        self._choose_rows(context, items)
         ledger = self._open_ledger(context, items)
-        return self._advance(context, items, ledger, time.time() + self.timeout)
+        deadline = time.time() + self.timeout
+        if not self.wait_for_completion:
+            return self._submit_only(context, items, ledger, deadline)
+        return self._advance(context, items, ledger, deadline)
+
+    def _choose_rows(self, context: Context, items: list[Any]) -> None:
+        if not self.per_item_rows:  # one result for the whole request: it decides its own shape
+            self._rows = RowStore(None)
+            return
+        self._rows = RowStore.choose(context, len(items), self.results_path)
+        self._rows.check()
+
+    def _check_fits_in_flight(self, items: list[Any]) -> None:
+        most = self.max_items_per_job * self.max_jobs_in_flight
+        if len(items) > most:
+            raise ConfigurationError(
+                f"wait_for_completion=False submits every job at once, at most max_jobs_in_flight="
+                f"{self.max_jobs_in_flight} jobs of {self.max_items_per_job} items ({most} items), but "
+                f"items holds {len(items)}: raise max_jobs_in_flight to "
+                f"{-(-len(items) // self.max_items_per_job)}, split the input, or wait for completion"
+            )
+
+    def _submit_only(self, context: Context, items: list[Any], ledger: Ledger, deadline: float) -> list[str]:
+        """Submit what is still to send (a retry sends only that) and return every job id, not waiting."""
+        while ledger.pending(len(items)):
+            self._submit_wave(context, items, ledger, deadline, wait_for_room=False)
+        ledger.load(context.get("task_state_store"))
+        self.publish_job_ids(context, ledger)
+        ledger.note_published()
+        self._save(context, ledger)
+        job_ids = ledger.job_ids()
+        self.log.info(
+            "submitted %s; not waiting for them (wait_for_completion=False)", plural(len(job_ids), "job")
+        )
+        return job_ids
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
         """Resume after a wave's trigger: record the wave, then submit the next one or finish."""
@@ -170,6 +238,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
             wait.raise_error()
         self.log.info("%s", wait.message)
         items = self.prepare_items()
+        self._choose_rows(context, items)
         self._store_wave(context, state, self.hook.get_jobs(state.active_ids()))
         return self._advance(context, items, state, deadline)
 
@@ -181,7 +250,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
             if not active:
                 return self._finish(context, items, ledger)
             if self.deferrable:
-                self.log.info("waiting for %d jobs in the triggerer", len(active))
+                self.log.info("waiting for %s in the triggerer", plural(len(active), "job"))
                 # The ledger's head as just saved (a few KB, whatever the number of jobs); the whole
                 # ledger only where there is no task state store to hold the rest.
                 has_store = context.get("task_state_store") is not None
@@ -199,19 +268,28 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                 self.defer(trigger=trigger, method_name="execute_complete", timeout=trigger.defer_timeout())
             self._store_wave(context, ledger, self._poll_until_ended(active, deadline))
 
-    def _submit_wave(self, context: Context, items: list[Any], ledger: Ledger, deadline: float) -> None:
+    def _submit_wave(
+        self, context: Context, items: list[Any], ledger: Ledger, deadline: float, wait_for_room: bool = True
+    ) -> None:
         pending = ledger.pending(len(items))
         for start in range(0, len(pending), self.max_items_per_job):
-            if len(ledger.active_ids()) >= self.max_jobs_in_flight:
+            if wait_for_room and len(ledger.active_ids()) >= self.max_jobs_in_flight:
                 return
             chunk = pending[start : start + self.max_items_per_job]
-            if not self._submit_chunk(context, items, ledger, chunk, deadline):
+            if not self._submit_chunk(context, items, ledger, chunk, deadline, wait_for_room):
                 return
 
     def _submit_chunk(
-        self, context: Context, items: list[Any], ledger: Ledger, chunk: list[int], deadline: float
+        self,
+        context: Context,
+        items: list[Any],
+        ledger: Ledger,
+        chunk: list[int],
+        deadline: float,
+        wait_for_room: bool = True,
     ) -> bool:
-        """Submit one chunk; False when the vendor refuses it for now while our own jobs run.
+        """Submit one chunk; False when the vendor refuses it for now while our own jobs run (unless
+        ``wait_for_room`` is False: then it waits for the refusal's Retry-After and sends it again).
 
         The chunk counts as "unconfirmed" (sent, answer unknown) only from the moment bytes may have left
         for the vendor: a failure to resolve the connection, build the request or connect sent nothing.
@@ -242,7 +320,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                         "checks before sending anything again"
                     ) from None
                 self._never_sent(context, ledger)
-                if ledger.active_ids():
+                if wait_for_room and ledger.active_ids():
                     self.log.info("%s: waiting for this task's running jobs before sending more", error)
                     return False
                 self._sleep_for_refusal(error, deadline)
@@ -281,7 +359,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                 ledger.load(context.get("task_state_store"))
                 self.publish_job_ids(context, ledger)
                 ledger.note_published()
-            self.log.info("job %s covers %s", job.id, describe_indexes(chunk))
+            self.log.info("%s", self.submitted_line(job.id, chunk))
             return True
 
     def _never_sent(self, context: Context, ledger: Ledger) -> None:
@@ -330,7 +408,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
             ledger.set_state(job.id, job.state)
         ledger.waves += 1
         stored = [self.hook_class.job_for_xcom(job) for job in jobs]
-        context["ti"].xcom_push(key=f"jobs_wave_{ledger.waves}", value=stored)
+        self._rows.put_wave(context, ledger.waves, stored)
         self._save(context, ledger)
 
     def _finish(self, context: Context, items: list[Any], ledger: Ledger) -> list[dict[str, Any]]:
@@ -339,18 +417,17 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
             self.publish_job_ids(context, ledger)
             ledger.note_published()
         jobs: dict[str, Job] = {}
-        ti = context["ti"]
         for wave in range(1, ledger.waves + 1):
-            # This map index's own waves (without map_indexes: every map index's).
-            stored = (
-                ti.xcom_pull(task_ids=self.task_id, key=f"jobs_wave_{wave}", map_indexes=ti.map_index) or []
+            jobs.update(
+                (data["id"], Job.model_validate(data))
+                for data in self._rows.get_wave(context, self.task_id, wave)
             )
-            jobs.update((data["id"], Job.model_validate(data)) for data in stored)
         answering = ledger.answering()
         missing = [record.id for record in answering if record.id not in jobs]
         if missing:
             jobs.update((job.id, job) for job in self.hook.get_jobs(missing))
         result, verdict = self.conclude(context, items, ledger, jobs)
+        result = self._rows.deliver(result, ledger.job_ids())
         for line in verdict.warnings:
             self.log.warning("%s", line)
         for line in verdict.failures:
@@ -364,7 +441,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
     # --- the ledger across tries ------------------------------------------------------------------
     def _open_ledger(self, context: Context, items: list[Any]) -> Ledger:
         digest = fingerprint([self.request_identity(), items])
-        try_number = int(getattr(context["ti"], "try_number", 1) or 1)
+        try_number, max_tries = attempt(context)
         store = context.get("task_state_store")
         saved = store.get(LEDGER_KEY) if store is not None else None
         if store is None:
@@ -373,15 +450,27 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
                 "know what an earlier try submitted and will submit everything again"
             )
         if not isinstance(saved, dict) or not saved:
-            return Ledger(digest, try_number)
+            return Ledger(digest, try_number, max_tries=max_tries)
         ledger = Ledger.from_json(saved)  # the head (or the whole ledger, as earlier releases wrote it)
         if ledger.fingerprint != digest:
             self.log.warning(
-                "the input changed since try %d: its %d jobs are not reused, everything is submitted",
+                "the input changed since try %d: its jobs (%d) are not reused, everything is submitted",
                 ledger.try_number,
                 ledger.job_count,
             )
-            return Ledger(digest, try_number)
+            return Ledger(digest, try_number, max_tries=max_tries)
+        run_again = started_anew(ledger, try_number, max_tries)
+        if run_again and not self.reattach_on_clear:
+            self.log.warning(
+                "%s: this run submits everything anew, the earlier run's jobs (%d) are not reused "
+                "(reattach_on_clear=True makes a clear reattach instead)",
+                run_again,
+                ledger.job_count,
+            )
+            return Ledger(digest, try_number, max_tries=max_tries)
+        if run_again:
+            self.log.info("%s: reattaching, as reattach_on_clear=True asks", run_again)
+        ledger.max_tries = max_tries
         ledger.load(store)
         return self._reattach(context, ledger, items, try_number)
 

@@ -8,7 +8,17 @@ from typing import Any
 
 from airflow_jobstatus.ledger import JobRecord, describe_indexes
 from airflow_jobstatus.models import ItemResult, Job, JobState
-from airflow_jobstatus.outcomes import UNFINISHED_ENDS, OnPartial, Verdict, count_states, end_reason
+from airflow_jobstatus.outcomes import (
+    UNFINISHED_ENDS,
+    OnPartial,
+    Verdict,
+    count_states,
+    end_reason,
+    headline,
+    job_failure,
+    unfinished_headline,
+)
+from airflow_jobstatus.wording import plural
 
 
 def job_level_results(job: Job, indexes: Sequence[int]) -> dict[int, ItemResult]:
@@ -63,6 +73,7 @@ def merge_results(
     """
     out: list[dict[str, Any]] = []
     failed_items: list[str] = []
+    failed_by_job: dict[str, list[str]] = {}  # for the headline: each failed item, by its job
     for index in range(count):
         record = owners[index]
         job = jobs[record.id]
@@ -70,17 +81,19 @@ def merge_results(
         row = {**item.model_dump(mode="json"), "index": index, "job_id": job.id}
         out.append(row)
         if not item.success:
-            failed_items.append(f"job {job.id} {item.model_copy(update={'index': index}).describe()}")
+            described = item.model_copy(update={"index": index}).describe()
+            failed_items.append(f"job {job.id} {described}")
+            failed_by_job.setdefault(job.id, []).append(described)
     answering = {record.id: record for record in owners.values()}
     failures: list[str] = []
+    unfinished: list[str] = []
     for job_id, record in answering.items():
         job = jobs[job_id]
         if job.state in UNFINISHED_ENDS:
-            covered = [i for i in record.items if owners.get(i) is record]
+            covered = describe_indexes([i for i in record.items if owners.get(i) is record])
             reason = end_reason(job)
-            failures.append(
-                f"job {job.id} ended {job.vendor_status} ({reason}); it covered {describe_indexes(covered)}"
-            )
+            failures.append(f"job {job.id} ended {job.vendor_status} ({reason}); it covered {covered}")
+            unfinished.append(f"{job_failure(job)} (it covered {covered})")
     warnings: list[str] = []
     if failures or on_partial == "fail":
         failures.extend(failed_items)
@@ -88,8 +101,28 @@ def merge_results(
         warnings.extend(failed_items)
     summary = count_states([jobs[job_id] for job_id in answering])
     failed_count = sum(1 for row in out if not row["success"])
-    summary += f"; {count - failed_count} of {count} items succeeded"
-    return MergedResults(out, Verdict(ok=not failures, summary=summary, failures=failures, warnings=warnings))
+    summary += f"; {count - failed_count} of {plural(count, 'item')} succeeded"
+    if unfinished:
+        why = unfinished_headline(unfinished, len(answering))
+    elif failures:
+        why = _failed_items_headline(failed_count, count, failed_by_job, jobs)
+    else:
+        why = ""
+    verdict = Verdict(ok=not failures, summary=summary, failures=failures, warnings=warnings, headline=why)
+    return MergedResults(out, verdict)
+
+
+def _failed_items_headline(
+    failed_count: int, count: int, failed_by_job: dict[str, list[str]], jobs: dict[str, Job]
+) -> str:
+    """``2 of 5 items failed (job 7 partial): index 1, id 2: RecordInvalid: ...; ...``."""
+    if len(failed_by_job) == 1:
+        ((job_id, reasons),) = failed_by_job.items()
+        where = f"job {job_id} {jobs[job_id].state.value}"
+    else:
+        where = f"in {plural(len(failed_by_job), 'job')}"
+        reasons = [f"job {job_id} {line}" for job_id, lines in failed_by_job.items() for line in lines]
+    return headline(f"{failed_count} of {plural(count, 'item')} failed ({where})", reasons)
 
 
 @dataclass
@@ -131,14 +164,20 @@ def job_outcomes(
 
 
 def judge_job_outcomes(
-    outcomes: Sequence[JobOutcome], on_partial: OnPartial, describe: Callable[[list[int]], str]
+    outcomes: Sequence[JobOutcome],
+    on_partial: OnPartial,
+    describe: Callable[[list[int]], str],
+    noun: tuple[str, str] = ("item", "items"),
 ) -> Verdict:
-    """Judge jobs without per-item results: a failed job names the items it covered (``describe``).
+    """Judge jobs without per-item results: a failed job names the items it covered (``describe``;
+    ``noun``: what an item is called, singular and plural, for the headline's counts).
 
     When every job failed the task fails. Otherwise failed jobs and refused items follow
     ``on_partial``: listed as failures (``"fail"``), or as warnings (``"warn"``). None is dropped.
     """
     lines: list[str] = []
+    unfinished: list[str] = []
+    refused: list[str] = []
     for outcome in outcomes:
         job = outcome.job
         if not outcome.finished:
@@ -146,13 +185,43 @@ def judge_job_outcomes(
             lines.append(
                 f"job {job.id} ended {job.vendor_status} ({reason}); it covered {describe(outcome.covered)}"
             )
+            unfinished.append(f"{job_failure(job)} (it covered {plural(len(outcome.covered), *noun)})")
         lines += [f"job {job.id} refused {item.describe()}" for item in outcome.rejected]
+        refused += [
+            f"{item.id}: {item_reason(item)}" if item.id is not None else item.describe()
+            for item in outcome.rejected
+        ]
     all_failed = bool(outcomes) and not any(outcome.finished for outcome in outcomes)
     fail = all_failed or on_partial == "fail"
     summary = count_states([outcome.job for outcome in outcomes])
+    why = ""
+    if fail and lines:
+        total = sum(len(outcome.covered) for outcome in outcomes)
+        why = _outcomes_headline(outcomes, unfinished, refused, plural(total, *noun))
     return Verdict(
         ok=not (fail and lines),
         summary=summary,
         failures=lines if fail else [],
         warnings=[] if fail else lines,
+        headline=why,
     )
+
+
+def item_reason(item: ItemResult) -> str:
+    """What went wrong with a failed item: its error and details, e.g. ``Media not found``."""
+    return ": ".join(part for part in (item.error, item.details) if part) or "failed"
+
+
+def _outcomes_headline(
+    outcomes: Sequence[JobOutcome], unfinished: list[str], refused: list[str], total: str
+) -> str:
+    """Why jobs without per-item results fail the task: the jobs that did not finish first, then the items
+    refused at submit (``1 of 2 media refused at submit (job 7): abc: Media not found``)."""
+    if unfinished and not refused:
+        return unfinished_headline(unfinished, len(outcomes))
+    refusing = [outcome.job.id for outcome in outcomes if outcome.rejected]
+    where = f"job {refusing[0]}" if len(refusing) == 1 else plural(len(refusing), "job")
+    parts = [f"{len(refused)} of {total} refused at submit ({where})"]
+    if unfinished:
+        parts.insert(0, f"{len(unfinished)} of {plural(len(outcomes), 'job')} did not finish")
+    return headline(" and ".join(parts), [*unfinished, *refused])

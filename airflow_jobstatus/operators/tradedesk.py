@@ -1,17 +1,19 @@
 """Trade Desk operators: submit a GraphQL bulk query or a standard job, wait, then deliver its result.
 
 Each operator submits one job on the worker, records its id in the task state store and in XCom
-(``job_id``), defers until it ends, and returns the result: its parsed JSON when small (at most
-``inline_limit`` bytes), or ``{"path", "size", "sha256"}`` of the copy streamed to ``output_path`` (or,
-for a bigger result without one, to the task's default location; see :mod:`airflow_jobstatus.results`).
-A retry reattaches to the job instead of submitting again.
+(``job_id``), defers until it ends, and returns the result. What it returns depends on its arguments
+only, never on the size of the result: with ``output_path``, always ``{"path", "size", "sha256"}`` of the
+copy streamed there; without, always the parsed JSON, and a result above ``inline_limit`` fails the task
+(see :mod:`airflow_jobstatus.results`). A retry reattaches to the job instead of submitting again.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from airflow_jobstatus.compat import AirflowFailException
 from airflow_jobstatus.errors import ConfigurationError, NoJobCreated
 from airflow_jobstatus.hooks.tradedesk import TradeDeskHook
 from airflow_jobstatus.hooks.tradedesk_models import JobKind
@@ -27,13 +29,24 @@ from airflow_jobstatus.models import Job, JobState
 from airflow_jobstatus.operators.base import SubmitJobOperator
 from airflow_jobstatus.outcomes import Verdict, judge
 from airflow_jobstatus.result_location import default_result_path
-from airflow_jobstatus.results import DEFAULT_INLINE_LIMIT, check_inline_limit, check_output_path
+from airflow_jobstatus.results import (
+    DEFAULT_INLINE_LIMIT,
+    ResultNotText,
+    ResultSource,
+    ResultTooLarge,
+    check_inline_limit,
+    check_output_path,
+    deliver_result,
+)
+from airflow_jobstatus.wording import plural
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
 #: How long The Trade Desk keeps a finished job's results.
 RESULT_RETENTION = "24 hours"
+#: The name a validate-only answer (no job) is stored under in the task's default location.
+NO_JOB_RESULT = "validate_only"
 
 
 class TradeDeskJobOperator(SubmitJobOperator):
@@ -45,11 +58,13 @@ class TradeDeskJobOperator(SubmitJobOperator):
     (``job_id``, ``status``, ``errors``) is still pushed to ``return_value``.
 
     :param tradedesk_conn_id: the Airflow connection (default ``tradedesk_default``).
-    :param output_path: where to stream the result (templated): ``s3://...``, ``gs://...``,
-        ``file:///...`` or an absolute path. Without it a result of at most ``inline_limit`` bytes is
-        returned as parsed JSON, and a bigger one is streamed to the task's default location
-        (``[jobstatus] result_base_path``, see :mod:`airflow_jobstatus.result_location`).
-    :param inline_limit: the most bytes returned inline (default 1 MB; 0: always write to a path).
+    :param output_path: where to write the result (templated): ``s3://...``, ``gs://...``,
+        ``file:///...`` or an absolute path. With it the task always returns ``{"path", "size",
+        "sha256"}``, however small the result; without it, always the parsed JSON.
+    :param inline_limit: without ``output_path``, the most bytes returned inline (default 1 MB). A bigger
+        result fails the task, without retries, naming ``output_path`` as the fix. 0: never inline,
+        always write to the task's default location (``[jobstatus] result_base_path``, see
+        :mod:`airflow_jobstatus.result_location`) and return ``{"path", "size", "sha256"}``.
 
     Waiting and retries (``poll_interval``, ``max_poll_interval``, ``timeout``, ``on_partial``,
     ``resubmit_unconfirmed``, ``deferrable``) are described in
@@ -57,6 +72,7 @@ class TradeDeskJobOperator(SubmitJobOperator):
     """
 
     hook_class = TradeDeskHook
+    per_item_rows = False  # one result per request: output_path and inline_limit decide its shape
     max_items_per_job = 1
     job_kind: ClassVar[JobKind] = "standard"
 
@@ -68,6 +84,12 @@ class TradeDeskJobOperator(SubmitJobOperator):
         inline_limit: int = DEFAULT_INLINE_LIMIT,
         **kwargs: Any,
     ) -> None:
+        if kwargs.get("results_path"):
+            raise ConfigurationError(
+                "results_path is for operators with one result row per input item; a Trade Desk "
+                "operator delivers one result: set output_path (a file, e.g. "
+                "'s3://bucket/results/{{ run_id }}.json') instead"
+            )
         super().__init__(conn_id=tradedesk_conn_id, **kwargs)
         self.tradedesk_conn_id = tradedesk_conn_id
         self.output_path = output_path
@@ -77,6 +99,10 @@ class TradeDeskJobOperator(SubmitJobOperator):
     def request(self) -> Any:
         """The rendered request (query or payload), checked before anything is sent."""
         raise NotImplementedError
+
+    def request_name(self) -> str:
+        """What the one request is called in the log: ``submitted the GraphQL query as job 9000001``."""
+        return "the request"
 
     # --- SubmitJobOperator ------------------------------------------------------------------------
     def hook_params(self) -> dict[str, Any]:
@@ -88,6 +114,10 @@ class TradeDeskJobOperator(SubmitJobOperator):
         if self.output_path:
             check_output_path(self.output_path)
         return [self.request()]
+
+    def submitted_line(self, job_id: str, chunk: list[int]) -> str:
+        """``submitted the GraphQL query as job 9000001``: one request, one job, no items to name."""
+        return f"submitted {self.request_name()} as job {job_id}"
 
     def publish_job_ids(self, context: Context, ledger: Ledger) -> None:
         """``job_ids`` as for every operator, and ``job_id``: the job that answers for the request."""
@@ -105,7 +135,7 @@ class TradeDeskJobOperator(SubmitJobOperator):
         if job.state is JobState.EXPIRED:
             # The ledger counts an expired job as not done: a retry (or clearing the task) submits anew.
             again = "A retry of this task, or clearing it, submits the request again as a new job"
-            verdict.failures = [self._results_gone(job.id, "the job reports ResultsExpired", again)]
+            self._results_gone(verdict, job.id, "the job reports ResultsExpired", again)
         if not verdict.ok:
             return summary, verdict
         hook = cast(TradeDeskHook, self.hook)
@@ -117,21 +147,82 @@ class TradeDeskJobOperator(SubmitJobOperator):
                 f"the request, or delete this task's state key '{LEDGER_KEY}' and clear the task"
             )
             why = "it carries neither an inline result nor a link"
-            verdict.failures = [self._results_gone(job.id, why, again)]
+            self._results_gone(verdict, job.id, why, again)
             return summary, verdict
-        result = hook.download_result(
-            fresh,
-            self.output_path,
-            inline_limit=self.inline_limit,
-            overflow=lambda: default_result_path(context, fresh.id),
-        )
+        try:
+            result = hook.download_result(
+                fresh, self.destination(context, fresh.id), inline_limit=self.inline_limit
+            )
+        except (ResultTooLarge, ResultNotText) as error:
+            context["ti"].xcom_push(key="return_value", value=summary)
+            raise AirflowFailException(self._not_inline(fresh, error)) from None
         return result, verdict
 
-    def _results_gone(self, job_id: str, why: str, again: str) -> str:
+    def destination(self, context: Context, name: str) -> str | None:
+        """Where the result is written: ``output_path``; with ``inline_limit=0`` and no ``output_path``,
+        the task's default location (file ``name``.json); None: returned inline. Decided by the
+        arguments alone, before the result's size is known."""
+        if self.output_path:
+            return str(self.output_path)
+        if self.inline_limit == 0:
+            return default_result_path(context, name)
+        return None
+
+    def deliver_answer(self, context: Context, answer: Any) -> Any:
+        """A submit answered in full, without a job (validate-only): delivered as a job's result would
+        be, so the return value has the same shape (written to ``output_path`` when it is set)."""
+        text = json.dumps(answer, ensure_ascii=False)
+        source = ResultSource(NO_JOB_RESULT, text, None)
+        hook = cast(TradeDeskHook, self.hook)
+        try:
+            return deliver_result(
+                source,
+                hook.open_result,
+                output_path=self.destination(context, NO_JOB_RESULT),
+                inline_limit=self.inline_limit,
+            )
+        except (ResultTooLarge, ResultNotText) as error:
+            raise AirflowFailException(self._not_inline(None, error)) from None
+
+    def _not_inline(self, job: Job | None, error: ResultTooLarge | ResultNotText) -> str:
+        """Why a result cannot be returned inline, and the fix; ``job`` None: a validate-only answer."""
+        if isinstance(error, ResultTooLarge):
+            # An answer without a job is held whole already: its size, without the words of a download.
+            size = error.detail if job is not None or error.size is None else plural(error.size, "byte")
+            why = f"is {size}, above inline_limit ({plural(error.limit, 'byte')})"
+        else:
+            why = f"is not UTF-8 text ({error.detail})"
+        if job is None:
+            what = f"{self.hook_class.vendor} answered {self.request_name()} in full (no job), but the answer"
+            again, rerun = "the same request gets the same answer", "sends the request again"
+        else:
+            job_id = job.id
+            ended = "succeeded" if job.state is JobState.SUCCEEDED else f"ended {job.vendor_status}"
+            what = f"job {job_id} {ended}, but its result"
+            again = "the same job gives the same result"
+            rerun = (
+                f"reattaches to job {job_id} and downloads its result again (The Trade Desk keeps it "
+                f"{RESULT_RETENTION} after the job completes)"
+                if self.reattach_on_clear
+                else "submits the request again as a new job (reattach_on_clear=True would reuse "
+                f"job {job_id} instead)"
+            )
         return (
-            f"the results of job {job_id} are gone ({why}): The Trade Desk keeps a job's results for "
-            f"{RESULT_RETENTION} after it completes. {again}"
+            f"{what} {why}, so the task cannot return it inline (XCom). Set output_path on the task (e.g. "
+            "output_path='s3://bucket/results/{{ run_id }}.json') to have it written there and get "
+            '{"path", "size", "sha256"} back, or inline_limit=0 to write it to the task\'s default '
+            f"location ([jobstatus] result_base_path). Not retried: {again}. Once the task is changed, "
+            f"clearing it {rerun}"
         )
+
+    def _results_gone(self, verdict: Verdict, job_id: str, why: str, again: str) -> None:
+        """Make ``verdict`` fail because the job's results are gone: the headline says so, the one
+        failure line adds the retention and what a retry does."""
+        verdict.headline = f"the results of job {job_id} are gone ({why})"
+        verdict.failures = [
+            f"{verdict.headline}: The Trade Desk keeps a job's results for {RESULT_RETENTION} after it "
+            f"completes. {again}"
+        ]
 
 
 class TradeDeskGraphQLBulkQueryOperator(TradeDeskJobOperator):
@@ -168,6 +259,10 @@ class TradeDeskGraphQLBulkQueryOperator(TradeDeskJobOperator):
     def request(self) -> Any:
         """The rendered query."""
         return check_query(self.query)
+
+    def request_name(self) -> str:
+        """``the GraphQL query``."""
+        return "the GraphQL query"
 
     def submit_items(self, items: list[Any]) -> Job:
         """``POST /graphqlbulkqueryjob``."""
@@ -209,6 +304,10 @@ class TradeDeskStandardJobOperator(TradeDeskJobOperator):
         """The rendered payload, checked for the kind."""
         return check_payload(STANDARD_JOBS[self.kind], as_payload(self.payload))
 
+    def request_name(self) -> str:
+        """``the first_party_data request`` (the kind)."""
+        return f"the {self.kind} request"
+
     def request_identity(self) -> Any:
         """The kind: the same payload for another kind is another request."""
         return ["standard", self.kind]
@@ -218,9 +317,10 @@ class TradeDeskStandardJobOperator(TradeDeskJobOperator):
         return cast(TradeDeskHook, self.hook).submit_standard_job(self.kind, items[0])
 
     def execute(self, context: Context) -> Any:
-        """Submit and wait; an answer without a job (validate-only) is the result itself."""
+        """Submit and wait; an answer without a job (validate-only) is the result itself, delivered like
+        a job's (written to ``output_path`` when it is set)."""
         try:
             return super().execute(context)
         except NoJobCreated as answered:
             self.log.info("%s", answered)
-            return answered.payload
+            return self.deliver_answer(context, answered.payload)

@@ -23,7 +23,6 @@ from airflow_jobstatus.hooks.wistia_calls import (
     media_bulk_call,
     trim_call,
 )
-from airflow_jobstatus.job_task import rendered_list
 from airflow_jobstatus.ledger import JobRecord, Ledger
 from airflow_jobstatus.models import ItemResult, Job
 from airflow_jobstatus.operators.base import SubmitJobOperator
@@ -124,7 +123,9 @@ class WistiaJobOperator(SubmitJobOperator):
             }
             for outcome in outcomes
         ]
-        verdict = judge_job_outcomes(outcomes, self.on_partial, lambda covered: name_media(items, covered))
+        verdict = judge_job_outcomes(
+            outcomes, self.on_partial, lambda covered: name_media(items, covered), noun=("media", "media")
+        )
         media_count = sum(len(row["hashed_ids"]) for row in rows)
         verdict.summary += f"; {media_count} media"
         return rows, verdict
@@ -138,10 +139,6 @@ def name_media(items: Sequence[str], indexes: Sequence[int]) -> str:
     return f"media {', '.join(named)}{suffix}"
 
 
-def _hashed_ids(value: Any, name: str = "hashed_ids") -> list[str]:
-    return check_hashed_ids(rendered_list(value, name), name)
-
-
 class WistiaBulkTagOperator(WistiaJobOperator):
     """Adds tags to any number of media (``POST /taggings/bulk_create``, 100 media per job).
 
@@ -149,17 +146,18 @@ class WistiaBulkTagOperator(WistiaJobOperator):
     :param tag_names: the tags to add (templated): a list of names.
     """
 
-    template_fields: Sequence[str] = ("hashed_ids", "tag_names")
+    template_fields: Sequence[str] = ("hashed_ids", "tag_names", "results_path")
     call_kind = "tag"
 
     def __init__(self, *, hashed_ids: Any, tag_names: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.hashed_ids = hashed_ids
         self.tag_names = tag_names
+        self.keep_given_text(hashed_ids=hashed_ids, tag_names=tag_names)
 
     def media(self) -> list[str]:
         """The rendered ``hashed_ids``."""
-        return _hashed_ids(self.hashed_ids)
+        return check_hashed_ids(self.list_argument("hashed_ids"))
 
     def request_identity(self) -> Any:
         """The tags: a retry with other tags submits afresh."""
@@ -167,7 +165,7 @@ class WistiaBulkTagOperator(WistiaJobOperator):
 
     def build_call(self, hashed_ids: list[str]) -> WistiaCall:
         """``POST /taggings/bulk_create`` for these media."""
-        return bulk_tag_call(hashed_ids, rendered_list(self.tag_names, "tag_names"))
+        return bulk_tag_call(hashed_ids, self.list_argument("tag_names"))
 
 
 class WistiaTrimMediaOperator(WistiaJobOperator):
@@ -190,6 +188,7 @@ class WistiaTrimMediaOperator(WistiaJobOperator):
         super().__init__(**kwargs)
         self.hashed_id = hashed_id
         self.trims = trims
+        self.keep_given_text(trims=trims)
         self.keep_trims = keep_trims
 
     def media(self) -> list[str]:
@@ -202,7 +201,11 @@ class WistiaTrimMediaOperator(WistiaJobOperator):
 
     def build_call(self, hashed_ids: list[str]) -> WistiaCall:
         """``POST /medias/{hashed_id}/trims``."""
-        return trim_call(hashed_ids[0], rendered_list(self.trims, "trims"), self.keep_trims)
+        return trim_call(hashed_ids[0], self.list_argument("trims"), self.keep_trims)
+
+    def submitted_line(self, job_id: str, chunk: list[int]) -> str:
+        """``submitted the trim of media abc123 as job 382477``: one media, one job."""
+        return f"submitted the trim of media {check_id(self.hashed_id, 'hashed_id')} as job {job_id}"
 
 
 class WistiaMediaBulkOperator(WistiaJobOperator):
@@ -217,7 +220,7 @@ class WistiaMediaBulkOperator(WistiaJobOperator):
     :param subfolder_id: move only: a subfolder of ``folder_id`` (templated).
     """
 
-    template_fields: Sequence[str] = ("hashed_ids", "folder_id", "subfolder_id")
+    template_fields: Sequence[str] = ("hashed_ids", "folder_id", "subfolder_id", "results_path")
 
     def __init__(
         self,
@@ -235,12 +238,13 @@ class WistiaMediaBulkOperator(WistiaJobOperator):
         super().__init__(**kwargs)
         self.action = action
         self.hashed_ids = hashed_ids
+        self.keep_given_text(hashed_ids=hashed_ids)
         self.folder_id = folder_id
         self.subfolder_id = subfolder_id
 
     def media(self) -> list[str]:
         """The rendered ``hashed_ids``."""
-        return _hashed_ids(self.hashed_ids)
+        return check_hashed_ids(self.list_argument("hashed_ids"))
 
     def request_identity(self) -> Any:
         """The action and destination: a retry with others submits afresh."""

@@ -7,7 +7,6 @@ from typing import Any, cast
 
 from airflow_jobstatus.hooks.zendesk import ZendeskJobHook
 from airflow_jobstatus.hooks.zendesk_bulk import MAX_ITEMS_PER_JOB, bulk_action, check_items, item_key
-from airflow_jobstatus.job_task import rendered_list
 from airflow_jobstatus.ledger import JobRecord
 from airflow_jobstatus.models import ItemResult, Job
 from airflow_jobstatus.operators.base import SubmitJobOperator
@@ -44,7 +43,7 @@ class ZendeskBulkOperator(SubmitJobOperator):
 
     hook_class = ZendeskJobHook
     max_items_per_job = MAX_ITEMS_PER_JOB
-    template_fields: Sequence[str] = ("items", "change", "target_id")
+    template_fields: Sequence[str] = ("items", "change", "target_id", "results_path")
     template_fields_renderers = {"items": "json", "change": "json"}
 
     def __init__(
@@ -67,6 +66,7 @@ class ZendeskBulkOperator(SubmitJobOperator):
         self.resource = resource
         self.action = action
         self.items = items
+        self.keep_given_text(items=items)
         self.change = change
         self.use_external_ids = use_external_ids
         self.target_id = target_id
@@ -75,7 +75,7 @@ class ZendeskBulkOperator(SubmitJobOperator):
         """The rendered ``items``, checked against the endpoint before any request."""
         return check_items(
             self.bulk,
-            rendered_list(self.items, "items"),
+            self.list_argument("items"),
             change=self.change,
             use_external_ids=self.use_external_ids,
             target_id=self.target_id,

@@ -11,9 +11,11 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_jobstatus.checks import MAX_JOB_ID_CHARS, short_repr
 from airflow_jobstatus.compat import AirflowFailException, AirflowSensorTimeout
+from airflow_jobstatus.deployment import resolve_deferrable
 from airflow_jobstatus.errors import ConfigurationError, TransientVendorError
 from airflow_jobstatus.job_task import JobTaskMixin, positive_seconds
-from airflow_jobstatus.outcomes import OnPartial, check_on_partial, judge
+from airflow_jobstatus.models import JobState
+from airflow_jobstatus.outcomes import UNFINISHED_ENDS, OnPartial, check_on_partial, judge
 from airflow_jobstatus.triggers.cadence import check_max_poll_interval
 from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
 
@@ -21,10 +23,16 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
     from airflow_jobstatus.models import Job
+    from airflow_jobstatus.outcomes import Verdict
 
 
 class JobSensor(JobTaskMixin, BaseSensorOperator):
     """Waits until vendor jobs end; returns the final job (or list of jobs) as JSON-ready dicts.
+
+    With several jobs, the sensor fails as soon as one of them has ended in a way that fails the task
+    (failed, killed, cancelled or expired; partial unless ``on_partial="warn"``), naming that job and its
+    error and listing the jobs still running: those are not cancelled at the vendor. ``wait_for_all=True``
+    waits until every job has ended, then reports them all.
 
     Vendor sensors set ``hook_class``. Deferrable by default: the wait runs in the triggerer and holds
     no worker slot; ``deferrable=False`` polls in the worker (``mode="reschedule"`` frees the slot
@@ -39,7 +47,10 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
     :param timeout: seconds to wait in all before failing with the jobs' last progress.
     :param on_partial: a job that ended with failed items: ``"fail"`` the task listing them (default),
         or ``"warn"``: log every failed item and succeed.
-    :param deferrable: wait in the triggerer (default True).
+    :param wait_for_all: ``False`` (default): fail as soon as one job's end fails the task, while others
+        still run; ``True``: wait until every job has ended before judging them.
+    :param deferrable: wait in the triggerer, or if False poll in the worker. Default (None): the
+        deployment's ``[operators] default_deferrable`` where it sets one, else True.
     """
 
     template_fields: Sequence[str] = ("job_id",)
@@ -53,7 +64,8 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
         poll_interval: float = 30.0,
         max_poll_interval: float | None = None,
         on_partial: OnPartial = "fail",
-        deferrable: bool = True,
+        wait_for_all: bool = False,
+        deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
         seconds = positive_seconds("poll_interval", poll_interval)
@@ -64,7 +76,11 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
         self.poll_interval = seconds
         self.max_poll_interval = check_max_poll_interval(self.poll_interval, max_poll_interval)
         self.on_partial = check_on_partial(on_partial)
-        self.deferrable = deferrable
+        if not isinstance(wait_for_all, bool):
+            got = short_repr(wait_for_all, 40)
+            raise ConfigurationError(f"wait_for_all must be True or False, not {got}")
+        self.wait_for_all = wait_for_all
+        self.deferrable = resolve_deferrable(deferrable)
         self._last_jobs: list[Job] = []
 
     def job_ids(self) -> list[str]:
@@ -88,13 +104,14 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
             self.log.warning("%s; the triggerer will keep trying", error)
         else:
             self._reporter.report(jobs)
-            if all(job.state.is_terminal for job in jobs):
+            if self._decided(jobs):
                 return self._finish(jobs)
         self._defer(ids)
         return None
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
-        """One read in worker mode: done when every job has ended (a transient failure: not yet)."""
+        """One read in worker mode: done when every job has ended, or (unless ``wait_for_all``) one has
+        ended badly (a transient failure: not yet)."""
         try:
             jobs = self.hook.get_jobs(self.job_ids())
         except TransientVendorError as error:
@@ -102,12 +119,13 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
             return False
         self._reporter.report(jobs)
         self._last_jobs = jobs
-        if not all(job.state.is_terminal for job in jobs):
+        if not self._decided(jobs):
             return False
         return PokeReturnValue(is_done=True, xcom_value=self._finish(jobs))
 
     def execute_complete(self, context: Context, event: dict[str, Any]) -> Any:
-        """Resume after the trigger: fail on error or timeout, else fetch full results and judge them."""
+        """Resume after the trigger: fail on error or timeout, else fetch full results and judge them (a
+        ``decided`` event: one job ended badly while others still run)."""
         result = WaitEvent.from_payload(event)
         if result.outcome == "timeout":
             raise AirflowSensorTimeout(f"timed out after {self.timeout:g} s: {result.message}")
@@ -125,6 +143,8 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
             raise AirflowSensorTimeout(f"{error} Last progress: {progress}") from None
 
     def _defer(self, ids: list[str]) -> None:
+        # One job has nothing to end early: its trigger then serializes as in releases before end_early_on.
+        early = [] if self.wait_for_all or len(ids) < 2 else failing_states(self.on_partial)
         trigger = JobTrigger.for_hook(
             self.hook_class,
             self.conn_id,
@@ -133,11 +153,22 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
             time.time() + self.timeout,
             hook_params=self.hook_params(),
             max_poll_interval=self.max_poll_interval,
+            end_early_on=[state.value for state in early],
         )
         self.defer(trigger=trigger, method_name="execute_complete", timeout=trigger.defer_timeout())
 
+    def _decided(self, jobs: list[Job]) -> bool:
+        """True when the wait is over: every job has ended, or (unless ``wait_for_all``) one ended badly."""
+        if all(job.state.is_terminal for job in jobs):
+            return True
+        failing = failing_states(self.on_partial)
+        return not self.wait_for_all and any(job.state in failing for job in jobs)
+
     def _finish(self, jobs: list[Job]) -> Any:
         verdict = judge(jobs, self.on_partial)
+        running = [job.id for job in jobs if not job.state.is_terminal]
+        if running and not verdict.ok:
+            verdict = self._decided_early(jobs, running)
         for line in verdict.warnings:
             self.log.warning("%s", line)
         for line in verdict.failures:
@@ -147,6 +178,24 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
         self.log.info("%s", verdict.summary)
         dicts = [self.hook_class.job_for_xcom(job) for job in jobs]
         return dicts[0] if self._single() else dicts
+
+    def _decided_early(self, jobs: list[Job], running: list[str]) -> Verdict:
+        """The verdict of a wait ended by a bad end while jobs still run: the ended jobs' verdict, its
+        summary naming the jobs still running."""
+        verdict = judge([job for job in jobs if job.state.is_terminal], self.on_partial)
+        noun = "job" if len(running) == 1 else "jobs"
+        verdict.summary = (
+            f"{verdict.summary}; {len(running)} {noun} still running, not cancelled at "
+            f"{self.hook_class.vendor}: {', '.join(running)} (wait_for_all=True waits for every job "
+            "before failing)"
+        )
+        return verdict
+
+
+def failing_states(on_partial: OnPartial) -> tuple[JobState, ...]:
+    """The end states that fail a sensor (as :func:`~airflow_jobstatus.outcomes.judge` decides): a job that
+    did not finish its work, and a partial one unless ``on_partial="warn"``."""
+    return UNFINISHED_ENDS + ((JobState.PARTIAL,) if on_partial == "fail" else ())
 
 
 def parse_job_ids(value: Any) -> list[str]:

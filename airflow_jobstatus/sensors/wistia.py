@@ -22,7 +22,11 @@ class WistiaJobSensor(JobSensor):
     :param max_poll_interval: deferred waits read less often, up to this many seconds, while the jobs'
         progress says they are far from done (see :class:`~airflow_jobstatus.sensors.base.JobSensor`).
     :param timeout: seconds to wait in all (default: Airflow's sensor default, 7 days).
-    :param deferrable: wait in the triggerer (default True); False polls in the worker.
+    :param wait_for_all: ``False`` (default): with several jobs, fail as soon as one of them ends badly,
+        naming it and listing the jobs still running (Wistia keeps running them: nothing is cancelled);
+        ``True``: wait until every job has ended, then report them all.
+    :param deferrable: wait in the triggerer, or if False poll in the worker; default: the deployment's
+        ``[operators] default_deferrable`` where it sets one, else True.
     """
 
     hook_class = WistiaHook

@@ -24,7 +24,11 @@ class ZendeskJobSensor(JobSensor):
         progress says they are far from done (see :class:`~airflow_jobstatus.sensors.base.JobSensor`).
     :param timeout: seconds to wait in all (default: Airflow's sensor default, 7 days).
     :param on_partial: ``"fail"`` (default) or ``"warn"`` when items of a completed job failed.
-    :param deferrable: wait in the triggerer (default True); False polls in the worker.
+    :param wait_for_all: ``False`` (default): with several jobs, fail as soon as one of them ends badly,
+        naming it and listing the jobs still running (Zendesk keeps running them: nothing is cancelled);
+        ``True``: wait until every job has ended, then report them all.
+    :param deferrable: wait in the triggerer, or if False poll in the worker; default: the deployment's
+        ``[operators] default_deferrable`` where it sets one, else True.
     """
 
     hook_class = ZendeskJobHook

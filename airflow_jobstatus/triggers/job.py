@@ -2,9 +2,10 @@
 
 One trigger class serves every vendor: its kwargs name the hook class, the connection id, the job
 ids, the poll interval and an absolute deadline (never a secret), so a restarted triggerer rebuilds
-the same wait. Only a terminal state of every job, the deadline, or a permanent error (bad
-credentials, unknown job, a broken answer after retries) ends it; transient errors are logged and
-the wait goes on. The event it yields is small: the states and counts of the jobs, not their results.
+the same wait. Only a terminal state of every job, a job ending in one of the ``end_early_on`` states
+(when given), the deadline, or a permanent error (bad credentials, unknown job, a broken answer after
+retries) ends it; transient errors are logged and the wait goes on. The event it yields is small: the
+states and counts of the jobs, not their results.
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 from airflow_jobstatus.checks import finite_number, positive_seconds, sane_delay
 from airflow_jobstatus.compat import AirflowException, AirflowFailException
 from airflow_jobstatus.errors import ConfigurationError, JobStatusError, TransientVendorError
-from airflow_jobstatus.models import Job
-from airflow_jobstatus.outcomes import count_states
+from airflow_jobstatus.models import Job, JobState
+from airflow_jobstatus.outcomes import count_states, end_reason
 from airflow_jobstatus.progress import ProgressReporter
 from airflow_jobstatus.transport import error_reason
 from airflow_jobstatus.triggers.cadence import PollCadence, check_max_poll_interval
@@ -32,7 +33,9 @@ from airflow_jobstatus.triggers.waiting import within
 if TYPE_CHECKING:
     from airflow_jobstatus.hooks.base import JobHook
 
-Outcome = Literal["ended", "timeout", "error"]
+#: ``ended``: every job ended; ``decided``: a job ended in one of the trigger's ``end_early_on`` states
+#: while others were still running (only a trigger given ``end_early_on`` yields it).
+Outcome = Literal["ended", "decided", "timeout", "error"]
 #: Extra time Airflow gives a deferral beyond the trigger's own deadline.
 DEFERRAL_GRACE = timedelta(minutes=5)
 
@@ -114,7 +117,8 @@ class WaitEvent:
 
 
 class JobTrigger(BaseTrigger):
-    """Waits until every job in ``job_ids`` ends, the ``deadline`` passes, or an error is permanent.
+    """Waits until every job in ``job_ids`` ends, the ``deadline`` passes, or an error is permanent (or,
+    with ``end_early_on``, until one job ends in one of those states).
 
     :param hook_path: import path of the vendor hook class (a JobHook subclass).
     :param conn_id: the Airflow connection the hook reads.
@@ -129,6 +133,11 @@ class JobTrigger(BaseTrigger):
     :param max_poll_interval: the longest wait between reads while the jobs' progress says they are far
         from done (:mod:`~airflow_jobstatus.triggers.cadence`); None: 10 x ``poll_interval``, at most
         10 minutes. Equal to ``poll_interval``: a fixed interval.
+    :param end_early_on: terminal job states (:class:`~airflow_jobstatus.models.JobState` values, e.g.
+        ``["failed", "cancelled", "expired"]``) that end the wait as soon as one job reaches one of them,
+        with the event's outcome ``"decided"`` and the other jobs left running (never cancelled). Empty
+        (the default, and what a trigger serialized before this parameter existed gets): wait until every
+        job has ended.
     """
 
     def __init__(
@@ -141,6 +150,7 @@ class JobTrigger(BaseTrigger):
         resume: dict[str, Any] | None = None,
         hook_params: dict[str, Any] | None = None,
         max_poll_interval: float | None = None,
+        end_early_on: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
         self.hook_path = hook_path
@@ -151,6 +161,7 @@ class JobTrigger(BaseTrigger):
         self.resume = resume
         self.hook_params = dict(hook_params or {})
         self.max_poll_interval = check_max_poll_interval(self.poll_interval, max_poll_interval)
+        self.end_early_on = check_end_early_on(end_early_on)
 
     @classmethod
     def for_hook(
@@ -163,11 +174,20 @@ class JobTrigger(BaseTrigger):
         resume: dict[str, Any] | None = None,
         hook_params: dict[str, Any] | None = None,
         max_poll_interval: float | None = None,
+        end_early_on: Sequence[str] | None = None,
     ) -> JobTrigger:
         """A trigger reading ``job_ids`` with ``hook_class`` (its import path is derived, never typed)."""
         hook_path = f"{hook_class.__module__}.{hook_class.__qualname__}"
         return cls(
-            hook_path, conn_id, job_ids, poll_interval, deadline, resume, hook_params, max_poll_interval
+            hook_path,
+            conn_id,
+            job_ids,
+            poll_interval,
+            deadline,
+            resume,
+            hook_params,
+            max_poll_interval,
+            end_early_on,
         )
 
     def defer_timeout(self) -> timedelta:
@@ -176,20 +196,24 @@ class JobTrigger(BaseTrigger):
         return timedelta(seconds=max(self.deadline - time.time(), 0.0)) + DEFERRAL_GRACE
 
     def serialize(self) -> tuple[str, dict[str, Any]]:
-        """Class path and plain kwargs: enough for a restarted triggerer to resume the wait."""
-        return (
-            f"{type(self).__module__}.{type(self).__qualname__}",
-            {
-                "hook_path": self.hook_path,
-                "conn_id": self.conn_id,
-                "job_ids": list(self.job_ids),
-                "poll_interval": self.poll_interval,
-                "deadline": self.deadline,
-                "resume": self.resume,
-                "hook_params": self.hook_params,
-                "max_poll_interval": self.max_poll_interval,
-            },
-        )
+        """Class path and plain kwargs: enough for a restarted triggerer to resume the wait.
+
+        ``end_early_on`` is left out when empty: a wait for every job serializes exactly as in releases
+        before it, which can still rebuild it.
+        """
+        kwargs: dict[str, Any] = {
+            "hook_path": self.hook_path,
+            "conn_id": self.conn_id,
+            "job_ids": list(self.job_ids),
+            "poll_interval": self.poll_interval,
+            "deadline": self.deadline,
+            "resume": self.resume,
+            "hook_params": self.hook_params,
+            "max_poll_interval": self.max_poll_interval,
+        }
+        if self.end_early_on:
+            kwargs["end_early_on"] = list(self.end_early_on)
+        return f"{type(self).__module__}.{type(self).__qualname__}", kwargs
 
     async def run(self) -> AsyncIterator[TriggerEvent]:
         """Poll through the connection's poller until the wait ends; yield one event."""
@@ -236,6 +260,9 @@ class JobTrigger(BaseTrigger):
                     reporter.report(jobs)
                     if all(job.state.is_terminal for job in jobs):
                         return WaitEvent.of("ended", count_states(jobs), jobs, self.resume)
+                    decided = [job for job in jobs if job.state.value in self.end_early_on]
+                    if decided:
+                        return WaitEvent.of("decided", decided_message(decided, jobs), jobs, self.resume)
                     delay = cadence.next_delay(jobs, time.monotonic())
         except JobStatusError as error:
             self.log.error(str(error))
@@ -249,6 +276,28 @@ class JobTrigger(BaseTrigger):
                 "airflow-jobstatus, please report it with the triggerer's log"
             )
             return WaitEvent.of("error", message, jobs, self.resume)
+
+
+def check_end_early_on(states: Sequence[str] | None) -> list[str]:
+    """Validate ``end_early_on``: terminal JobState values (duplicates dropped, order kept)."""
+    if states is None:
+        return []
+    if isinstance(states, str):  # one state given bare would be read letter by letter
+        states = [states]
+    terminal = [state.value for state in JobState if state.is_terminal]
+    wrong = [state for state in states if state not in terminal]
+    if wrong:
+        named = ", ".join(map(repr, wrong))
+        choices = ", ".join(terminal)
+        raise ConfigurationError(f"end_early_on takes terminal job states ({choices}), not {named}")
+    return list(dict.fromkeys(states))
+
+
+def decided_message(decided: Sequence[Job], jobs: Sequence[Job]) -> str:
+    """What a ``decided`` event says: the jobs that ended the wait and why, and the ids still running."""
+    ended = "; ".join(f"job {job.id} ended {job.vendor_status}: {end_reason(job)}" for job in decided)
+    running = [job.id for job in jobs if not job.state.is_terminal]
+    return f"{ended}; still running (not cancelled): {', '.join(running)}"
 
 
 def load_hook_class(hook_path: str) -> type[JobHook]:

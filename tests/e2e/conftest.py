@@ -86,7 +86,7 @@ def deployment() -> Iterator[Deployment]:
         try:
             airflow.start(timeout=240)
             api = AirflowApi(airflow.url, airflow.token())
-            api.wait_for_dags([*EXAMPLE_DAG_IDS, "e2e_worker_kill"])
+            api.wait_for_dags([*EXAMPLE_DAG_IDS, "e2e_worker_kill", "e2e_clear"])
             yield Deployment(api=api, airflow=airflow, sandbox=sandbox, tmp=tmp)
         finally:
             airflow.stop()

@@ -26,7 +26,13 @@ from airflow.sdk import DAG
 from {module} import {name}
 
 with DAG(dag_id="fault_matrix", schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
-    {name}(task_id="wait", job_id={job_id!r}, poll_interval=0.3, timeout={timeout}, deferrable={deferrable})
+    {name}(
+        task_id="wait",
+        job_id={job_id!r},
+        {sensor_kwargs}poll_interval=0.3,
+        timeout={timeout},
+        deferrable={deferrable},
+    )
 """
 
 VENDOR_PARAMS = [pytest.param(vendor, id=vendor.name) for vendor in VENDORS]
@@ -38,7 +44,12 @@ def wait_for(
 ) -> DagRunResult:
     module, _, name = vendor.sensor.rpartition(".")
     source = SENSOR_DAG.format(
-        module=module, name=name, job_id=job_id, timeout=timeout, deferrable=deferrable
+        module=module,
+        name=name,
+        job_id=job_id,
+        sensor_kwargs=vendor.sensor_kwargs,
+        timeout=timeout,
+        deferrable=deferrable,
     )
     result = run_dag(source, "fault_matrix", env=vendor.env(sandbox))
     assert CANARY_TOKEN not in result.output

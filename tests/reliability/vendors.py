@@ -23,6 +23,8 @@ class Vendor:
     connection: Callable[[str], str]
     status_path: str
     create: Callable[[SandboxServer, float, str | None], str]
+    #: Keyword arguments the sensor needs besides job_id, as DAG source (the Trade Desk's job_kind).
+    sensor_kwargs: str = ""
 
     def env(self, sandbox: SandboxServer) -> dict[str, str]:
         """``AIRFLOW_CONN_*`` pointing at the sandbox."""
@@ -72,5 +74,6 @@ VENDORS = [
         tradedesk_connection,
         "/tradedesk/standardjob/",
         _tradedesk,
+        sensor_kwargs='job_kind="standard", ',
     ),
 ]

@@ -1,0 +1,73 @@
+"""A clear in a real Airflow (REST API, as the UI's "Clear" sends it) runs the task again; a task with
+``reattach_on_clear=True`` carries on with its jobs instead (issue 16, item 4)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_jobstatus.sandbox import SandboxState
+
+from .api import AirflowApi, events
+from .conftest import Deployment
+
+DAG_ID = "e2e_clear"
+
+
+def jobs_by_task(state: SandboxState, since: int) -> dict[int, list[str]]:
+    """The job ids the sandbox accepted since submit number ``since``, by their request's size (3 tickets:
+    ``run_again``, 2: ``carry_on``; no other DAG runs meanwhile: the e2e tests run one at a time)."""
+    found: dict[int, list[str]] = {}
+    for submit in state.zendesk.submits[since:]:
+        found.setdefault(submit.count, []).append(submit.job_id)
+    return found
+
+
+def clear(api: AirflowApi, run_id: str, *task_ids: str) -> None:
+    """What the UI's "Clear" on finished or deferred tasks sends."""
+    body: dict[str, Any] = {
+        "dry_run": False,
+        "dag_run_id": run_id,
+        "task_ids": list(task_ids),
+        "only_failed": False,
+        "reset_dag_runs": True,
+    }
+    api.request("POST", f"dags/{DAG_ID}/clearTaskInstances", json=body)
+
+
+def test_a_cleared_task_runs_again_and_reattach_on_clear_carries_on(deployment: Deployment) -> None:
+    api, state = deployment.api, deployment.sandbox.state
+    state.zendesk.job_seconds = 2.0
+    before = len(state.zendesk.submits)
+    run_id = api.trigger(DAG_ID)
+    api.expect_success(DAG_ID, run_id)
+    first = jobs_by_task(state, before)  # run_again sends 3 tickets, carry_on 2
+    assert {size: len(ids) for size, ids in first.items()} == {3: 1, 2: 1}
+
+    clear(api, run_id, "run_again", "carry_on")
+    api.expect_success(DAG_ID, run_id)
+    second = jobs_by_task(state, before)
+    assert len(second[3]) == 2, "the cleared task must submit again"
+    assert second[2] == first[2], "reattach_on_clear=True must not submit again"
+    assert api.xcom(DAG_ID, run_id, "run_again")[0]["job_id"] == second[3][1]
+    assert api.xcom(DAG_ID, run_id, "carry_on")[0]["job_id"] == first[2][0]
+    again = events(api.log(DAG_ID, run_id, "run_again", 2))
+    assert any("the task was cleared after try 1" in line and "anew" in line for line in again), again
+    carried = events(api.log(DAG_ID, run_id, "carry_on", 2))
+    assert any("reattaching, as reattach_on_clear=True asks" in line for line in carried), carried
+
+
+def test_clearing_a_deferred_task_submits_anew(deployment: Deployment) -> None:
+    api, state = deployment.api, deployment.sandbox.state
+    state.zendesk.job_seconds = 8.0
+    before = len(state.zendesk.submits)
+    run_id = api.trigger(DAG_ID)
+    api.wait_for_task(DAG_ID, run_id, "run_again", lambda ti: ti["state"] == "deferred")
+    clear(api, run_id, "run_again")
+    state.zendesk.job_seconds = 1.0
+    api.expect_success(DAG_ID, run_id)
+    sent = jobs_by_task(state, before)
+    assert len(sent[3]) == 2, f"the clear of a deferred task must submit again: {sent}"
+    assert len(sent[2]) == 1
+    ti = api.task_instance(DAG_ID, run_id, "run_again")
+    assert ti["try_number"] == 2
+    assert api.xcom(DAG_ID, run_id, "run_again")[0]["job_id"] == sent[3][1]
