@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 CODE := airflow_jobstatus tests example_dags scripts benchmarks
 BENCH_STAMP := $(VENV)/.installed-bench
 
-.PHONY: venv test lint types unit compat demo sandbox bench clean airflow browser
+.PHONY: venv test check lint types unit compat demo sandbox bench clean airflow browser
 
 venv: $(STAMP)
 
@@ -23,8 +23,15 @@ lint: venv
 types: venv
 	$(BIN)/mypy airflow_jobstatus
 
+# pytest-xdist: every test file may run in any of the workers; tests/e2e stays in one (loadgroup).
+PYTEST_WORKERS ?= 4
+
 unit: venv
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+# The edit loop: lint, types and the fast layer (no e2e, reliability, soak or whole-DAG runs).
+check: lint types
+	$(BIN)/pytest -n $(PYTEST_WORKERS) -m "not slow"
 
 test: lint types unit compat
 

@@ -63,6 +63,8 @@ __all__ = [
 
 #: Marker env var: the harness home of this session (lets configure_session detect an earlier setup).
 HARNESS_HOME_ENV = "AIRFLOW_HARNESS_HOME"
+#: The pytest-xdist worker that configured that home (each worker gets its own).
+HARNESS_WORKER_ENV = "AIRFLOW_HARNESS_WORKER"
 #: The name of the bundle that owns ``[core] dags_folder`` in the default bundle config.
 DAGS_FOLDER_BUNDLE = "dags-folder"
 
@@ -139,6 +141,11 @@ def configure_session(tmp_root: Path) -> None:
     If a harness home was configured already (``AIRFLOW_HARNESS_HOME`` is set, e.g. by a conftest), that
     home is kept and only the migration is ensured. Raises if Airflow was imported with another config.
     """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if worker and os.environ.get(HARNESS_WORKER_ENV) != worker:
+        # A pytest-xdist worker inherits the controller's environment: it needs a home and DB of its own.
+        os.environ.pop(HARNESS_HOME_ENV, None)
+        os.environ[HARNESS_WORKER_ENV] = worker
     if not os.environ.get(HARNESS_HOME_ENV):
         if "airflow" in sys.modules:
             raise RuntimeError(

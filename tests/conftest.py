@@ -88,10 +88,25 @@ def sandbox_server() -> Iterator[SandboxServer]:
 
 
 @pytest.fixture
-def sandbox(sandbox_server: SandboxServer) -> SandboxServer:
-    """The session's sandbox, reset to a clean state for this test."""
+def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
+    """The session's sandbox, reset to a clean state for this test; after the test, no request it
+    received may hold the canary token anywhere the sandbox logs it (path, query, recorded auth)."""
     sandbox_server.reset()
-    return sandbox_server
+    yield sandbox_server
+    with sandbox_server.state.lock:
+        logged = repr(sandbox_server.state.requests)
+    assert CANARY_TOKEN not in logged, "the canary token is in the sandbox's request log"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_canary_left_behind() -> Iterator[None]:
+    """At the end of the session (of each pytest-xdist worker), nothing the worker's tests left in its
+    metadata DB or under its AIRFLOW_HOME holds the canary token (tests/canary.py)."""
+    yield
+    from canary import leaks_in_database, leaks_in_files
+
+    leaks = leaks_in_database() + leaks_in_files()
+    assert not leaks, f"the canary token was left in: {leaks}"
 
 
 @pytest.fixture
@@ -113,3 +128,31 @@ def tradedesk_conn(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> s
     """``tradedesk_default`` pointing at the sandbox (returns the conn id)."""
     monkeypatch.setenv("AIRFLOW_CONN_TRADEDESK_DEFAULT", tradedesk_connection(sandbox.url))
     return "tradedesk_default"
+
+
+#: Modules of the fast layer that still take seconds a test (subprocess imports, thousands of waits).
+SLOW_MODULES = frozenset(
+    {
+        "test_light_imports",
+        "test_cancel_at_load",
+        "test_ledger_scale",
+        "test_coalesced_polling",
+        "test_trigger_event_loop",
+    }
+)
+_TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark ``slow`` what ``make check`` leaves out: tests/e2e, tests/reliability, every test of a module
+    that runs whole DAGs (it imports the harness's ``run_dag`` or ``DagRunResult``), and SLOW_MODULES."""
+    slow_dirs = (_TESTS / "e2e", _TESTS / "reliability")
+    for item in items:
+        path = Path(str(item.path)).resolve()
+        module = getattr(item, "module", None)
+        if (
+            any(folder in path.parents for folder in slow_dirs)
+            or path.stem in SLOW_MODULES
+            or (module is not None and (hasattr(module, "run_dag") or hasattr(module, "DagRunResult")))
+        ):
+            item.add_marker(pytest.mark.slow)

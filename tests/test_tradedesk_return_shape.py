@@ -15,38 +15,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow_harness import DagRunResult, run_dag
-from conftest import CANARY_TOKEN, tradedesk_connection
+from airflow_harness import DagRunResult
+from test_tradedesk_dag import GRAPHQL, MODES, QUERY, STANDARD
+from test_tradedesk_dag import run_op as run_tradedesk_op
 
 from airflow_jobstatus.downloads import CHUNK_SIZE
 from airflow_jobstatus.results import DEFAULT_INLINE_LIMIT
 from airflow_jobstatus.sandbox import SandboxServer
 from airflow_jobstatus.sandbox.tradedesk_jobs import RESULTS_PATH, result_sha256, result_size, result_text
 
-DAG = """
-from datetime import datetime, timedelta
-
-from airflow.sdk import DAG
-
-from airflow_jobstatus.operators.tradedesk import {operator}
-
-with DAG(
-    dag_id="tradedesk_shape",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    default_args={{"retries": {retries}, "retry_delay": timedelta(0)}},
-):
-    {operator}(task_id="op", poll_interval=0.3, timeout=120, deferrable={deferrable},{kwargs})
-"""
-
-MODES = [pytest.param(True, id="deferrable"), pytest.param(False, id="worker")]
-GRAPHQL = "TradeDeskGraphQLBulkQueryOperator"
-STANDARD = "TradeDeskStandardJobOperator"
-QUERY = "query { advertisers { nodes { id name } } }"
+MANIFEST_KEYS = {"path", "size", "sha256"}
 SMALL = 2000  # the sandbox's default result: far below inline_limit
 LARGE = 2 * DEFAULT_INLINE_LIMIT  # above the default inline_limit
-MANIFEST_KEYS = {"path", "size", "sha256"}
 
 
 def run_op(
@@ -57,19 +37,10 @@ def run_op(
     retries: int = 0,
     **kwargs: Any,
 ) -> DagRunResult:
+    """The Trade Desk operator DAG of tests/test_tradedesk_dag.py; a GraphQL task gets QUERY by default."""
     if operator == GRAPHQL:
         kwargs.setdefault("query", QUERY)
-    source = DAG.format(
-        operator=operator,
-        retries=retries,
-        deferrable=deferrable,
-        kwargs="".join(f"\n        {key}={value!r}," for key, value in kwargs.items()),
-    )
-    env = {"AIRFLOW_CONN_TRADEDESK_DEFAULT": tradedesk_connection(sandbox.url)}
-    result = run_dag(source, "tradedesk_shape", env=env)
-    assert CANARY_TOKEN not in result.output
-    assert sandbox.state.tradedesk.auth_leaks == []
-    return result
+    return run_tradedesk_op(sandbox, operator, deferrable=deferrable, retries=retries, **kwargs)
 
 
 def query_of(nbytes: int) -> str:
@@ -127,7 +98,7 @@ def test_inline_limit_0_writes_even_a_small_result_to_the_default_location(
     result = run_op(sandbox, inline_limit=0, deferrable=False)
     assert result.task_states == {"op": "success"}
     run_folder = re.sub(r"[^A-Za-z0-9._=+-]", "_", result.run_id)
-    target = base / "tradedesk_shape" / run_folder / "op" / f"{job_id_of(sandbox)}.json"
+    target = base / "tradedesk_ops" / run_folder / "op" / f"{job_id_of(sandbox)}.json"
     assert_manifest(result.xcom("op"), target, SMALL)
 
 

@@ -27,6 +27,15 @@ from airflow.sdk import BaseOperator
 
 from airflow_jobstatus.checks import check_flag, sane_delay, whole_number
 from airflow_jobstatus.compat import AirflowException, AirflowFailException
+from airflow_jobstatus.defaults import (
+    DEFAULT_MAX_JOBS_IN_FLIGHT,
+    DEFAULT_ON_PARTIAL,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_REATTACH_ON_CLEAR,
+    DEFAULT_RESUBMIT_UNCONFIRMED,
+    DEFAULT_TIMEOUT,
+    DEFAULT_WAIT_FOR_COMPLETION,
+)
 from airflow_jobstatus.deployment import resolve_deferrable
 from airflow_jobstatus.errors import (
     ConfigurationError,
@@ -79,29 +88,41 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
     A vendor operator sets ``hook_class`` and defines :meth:`prepare_items` and :meth:`submit_items`,
     and usually :meth:`item_results`.
 
-    :param conn_id: the Airflow connection (vendor operators name it, e.g. ``zendesk_conn_id``).
-    :param poll_interval: seconds between status reads while waiting (the shortest wait between them).
+    Vendor operators repeat these arguments in their own signatures, with the defaults of
+    :mod:`airflow_jobstatus.defaults`. Details: README, "Run a Zendesk bulk job in a DAG" and the
+    sections after it.
+
+    :param conn_id: the Airflow connection (default None: the hook's default connection; vendor
+        operators name it, e.g. ``zendesk_conn_id``).
+    :param poll_interval: seconds between status reads while waiting, the shortest wait between them
+        (default 30.0).
     :param max_poll_interval: reads come less often while the jobs' progress says they are far from done,
-        up to this many seconds (default 10 x ``poll_interval``, at most 600); set it to ``poll_interval``
-        for a fixed interval. See README, "How often a wait polls".
-    :param timeout: how long to wait for all jobs of a try, in seconds or as a timedelta (default one day).
+        up to this many seconds (default None: 10 x ``poll_interval``, at most 600); set it to
+        ``poll_interval`` for a fixed interval. See README, "Many waits on one connection" (how often a
+        wait polls).
+    :param timeout: how long one try waits for all its jobs, in seconds or as a timedelta (default one
+        day); then the try fails with the jobs' last progress, and a retry reattaches to them.
     :param on_partial: items that failed in finished jobs: ``"fail"`` the task listing them (default) or
         ``"warn"``: log each and succeed. A failed or killed job always fails the task.
-    :param max_jobs_in_flight: the most jobs this task keeps queued or running at once.
+    :param max_jobs_in_flight: the most jobs this task keeps queued or running at once (default 10).
     :param resubmit_unconfirmed: on a retry, send again a request whose answer was lost (it may have
-        reached the vendor). Vendor operators turn it on for requests that are safe to repeat.
+        reached the vendor; default False). Vendor operators turn it on for requests that are safe to
+        repeat. See README, "What a retry does".
     :param results_path: a folder (object storage URL such as ``s3://bucket/prefix``, or an absolute local
-        path) for the per-item results: the task then returns a manifest of ``results.jsonl`` there instead
-        of the rows. Without it, an input of more than ``[jobstatus] max_xcom_items`` items (default
-        1,000) goes to the deployment's ``[jobstatus] result_base_path`` the same way; see README,
-        "What XCom holds".
+        path) for the per-item results (default None): the task then returns a manifest of
+        ``results.jsonl`` there instead of the rows. Without it, an input of more than ``[jobstatus]
+        max_xcom_items`` items (default 1,000) goes to the deployment's ``[jobstatus] result_base_path``
+        the same way; see README, "What XCom holds".
     :param wait_for_completion: True (default) waits for the jobs and returns their results; False
         submits every job, pushes their ids (XCom ``job_ids``) and returns that list at once, for a
         vendor sensor downstream to wait on. The input must then fit in ``max_jobs_in_flight`` jobs.
+        See README, "Submit without waiting".
     :param reattach_on_clear: a cleared task runs again and submits everything anew (default False); True
-        makes a clear carry on like a retry: reattach to the jobs of the earlier run.
+        makes a clear carry on like a retry: reattach to the jobs of the earlier run. See README,
+        "Retry vs clear".
     :param deferrable: wait in the triggerer or, if False, poll in the worker. Default (None): the
-        deployment's ``[operators] default_deferrable`` where it sets one, else True.
+        deployment's ``[operators] default_deferrable`` where it sets one, else True. See README,
+        "Deferrable or not".
     """
 
     max_items_per_job: ClassVar[int] = 100
@@ -116,15 +137,15 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
         self,
         *,
         conn_id: str | None = None,
-        poll_interval: float = 30.0,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
         max_poll_interval: float | None = None,
-        timeout: float | timedelta = timedelta(days=1),
-        on_partial: OnPartial = "fail",
-        max_jobs_in_flight: int = 10,
-        resubmit_unconfirmed: bool = False,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        on_partial: OnPartial = DEFAULT_ON_PARTIAL,
+        max_jobs_in_flight: int = DEFAULT_MAX_JOBS_IN_FLIGHT,
+        resubmit_unconfirmed: bool = DEFAULT_RESUBMIT_UNCONFIRMED,
         results_path: str | None = None,
-        wait_for_completion: bool = True,
-        reattach_on_clear: bool = False,
+        wait_for_completion: bool = DEFAULT_WAIT_FOR_COMPLETION,
+        reattach_on_clear: bool = DEFAULT_REATTACH_ON_CLEAR,
         deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:

@@ -11,9 +11,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from airflow_jobstatus.compat import AirflowFailException
+from airflow_jobstatus.defaults import (
+    DEFAULT_MAX_JOBS_IN_FLIGHT,
+    DEFAULT_ON_PARTIAL,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_REATTACH_ON_CLEAR,
+    DEFAULT_RESUBMIT_UNCONFIRMED,
+    DEFAULT_TIMEOUT,
+    DEFAULT_WAIT_FOR_COMPLETION,
+)
 from airflow_jobstatus.errors import ConfigurationError, NoJobCreated
 from airflow_jobstatus.hooks.tradedesk import TradeDeskHook
 from airflow_jobstatus.hooks.tradedesk_models import JobKind
@@ -27,7 +37,7 @@ from airflow_jobstatus.hooks.tradedesk_submits import (
 from airflow_jobstatus.ledger import LEDGER_KEY, Ledger
 from airflow_jobstatus.models import Job, JobState
 from airflow_jobstatus.operators.base import SubmitJobOperator
-from airflow_jobstatus.outcomes import Verdict, judge
+from airflow_jobstatus.outcomes import OnPartial, Verdict, judge
 from airflow_jobstatus.result_location import default_result_path
 from airflow_jobstatus.results import (
     DEFAULT_INLINE_LIMIT,
@@ -58,17 +68,30 @@ class TradeDeskJobOperator(SubmitJobOperator):
     (``job_id``, ``status``, ``errors``) is still pushed to ``return_value``.
 
     :param tradedesk_conn_id: the Airflow connection (default ``tradedesk_default``).
-    :param output_path: where to write the result (templated): ``s3://...``, ``gs://...``,
-        ``file:///...`` or an absolute path. With it the task always returns ``{"path", "size",
-        "sha256"}``, however small the result; without it, always the parsed JSON.
-    :param inline_limit: without ``output_path``, the most bytes returned inline (default 1 MB). A bigger
-        result fails the task, without retries, naming ``output_path`` as the fix. 0: never inline,
-        always write to the task's default location (``[jobstatus] result_base_path``, see
-        :mod:`airflow_jobstatus.result_location`) and return ``{"path", "size", "sha256"}``.
+    :param output_path: where to write the result (templated; default None): ``s3://...``, ``gs://...``,
+        ``file:///...`` or an absolute path; the task then returns ``{"path", "size", "sha256"}``.
+    :param inline_limit: without ``output_path``, the most bytes returned inline (default 1,000,000); a
+        bigger result fails the task, without retries. 0: always write to the task's default location.
+    :param poll_interval: seconds between status reads, the shortest wait between them (default 30.0).
+    :param max_poll_interval: the longest wait between reads while the job's completion percentage says
+        it is far from done (default None: 10 x ``poll_interval``, at most 600 s).
+    :param timeout: how long one try waits for the job, seconds or a timedelta (default one day); a
+        retry reattaches to it.
+    :param on_partial: ``PartialSuccess``: ``"fail"`` (default) fails the task with the job's errors,
+        ``"warn"`` logs them and delivers the result. ``Failure`` and ``Cancelled`` always fail.
+    :param max_jobs_in_flight: the most jobs queued or running at once (default 10); one request is one
+        job, so any value works the same here.
+    :param resubmit_unconfirmed: on a retry, send again a request whose answer was lost (default False).
+    :param wait_for_completion: True (default) waits and delivers the result; False submits the job and
+        returns ``[job_id]`` at once, for a ``TradeDeskJobSensor`` downstream.
+    :param reattach_on_clear: False (default): a cleared task submits the request anew; True: it
+        reattaches to the earlier run's job (its result is kept 24 hours), like a retry.
+    :param deferrable: wait in the triggerer, or if False poll in the worker. Default (None): the
+        deployment's ``[operators] default_deferrable`` where it sets one, else True.
 
-    Waiting and retries (``poll_interval``, ``max_poll_interval``, ``timeout``, ``on_partial``,
-    ``resubmit_unconfirmed``, ``deferrable``) are described in
-    :class:`~airflow_jobstatus.operators.base.SubmitJobOperator`.
+    ``results_path`` (per-item rows) is refused: set ``output_path`` instead. Details in README: "The
+    Trade Desk" > "Operators", "What a retry does", "Retry vs clear", "Deferrable or not", "Submit without
+    waiting" and "Many waits on one connection".
     """
 
     hook_class = TradeDeskHook
@@ -82,15 +105,37 @@ class TradeDeskJobOperator(SubmitJobOperator):
         tradedesk_conn_id: str = TradeDeskHook.default_conn_name,
         output_path: str | None = None,
         inline_limit: int = DEFAULT_INLINE_LIMIT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float | None = None,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        on_partial: OnPartial = DEFAULT_ON_PARTIAL,
+        max_jobs_in_flight: int = DEFAULT_MAX_JOBS_IN_FLIGHT,
+        resubmit_unconfirmed: bool = DEFAULT_RESUBMIT_UNCONFIRMED,
+        wait_for_completion: bool = DEFAULT_WAIT_FOR_COMPLETION,
+        reattach_on_clear: bool = DEFAULT_REATTACH_ON_CLEAR,
+        deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
+        # Not in the signature: the rows file is for one row per input item (see per_item_rows).
         if kwargs.get("results_path"):
             raise ConfigurationError(
                 "results_path is for operators with one result row per input item; a Trade Desk "
                 "operator delivers one result: set output_path (a file, e.g. "
                 "'s3://bucket/results/{{ run_id }}.json') instead"
             )
-        super().__init__(conn_id=tradedesk_conn_id, **kwargs)
+        super().__init__(
+            conn_id=tradedesk_conn_id,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            timeout=timeout,
+            on_partial=on_partial,
+            max_jobs_in_flight=max_jobs_in_flight,
+            resubmit_unconfirmed=resubmit_unconfirmed,
+            wait_for_completion=wait_for_completion,
+            reattach_on_clear=reattach_on_clear,
+            deferrable=deferrable,
+            **kwargs,
+        )
         self.tradedesk_conn_id = tradedesk_conn_id
         self.output_path = output_path
         self.inline_limit = check_inline_limit(inline_limit)
@@ -232,9 +277,35 @@ class TradeDeskGraphQLBulkQueryOperator(TradeDeskJobOperator):
     showing the errors. The job's ``queryGqlErrors`` and ``runtimeErrors`` are in the log and the
     failure message. A lost submit answer is resent on a retry (a query changes nothing).
 
-    :param query: the GraphQL query (templated).
-    :param callback_url: optional URL The Trade Desk calls when the job ends.
-    :param callback_headers: headers for that call.
+    :param query: the GraphQL query (templated; required), or a ``.graphql``/``.gql`` file to render.
+    :param callback_url: optional URL The Trade Desk calls when the job ends (default None).
+    :param callback_headers: headers for that call (default None).
+    :param tradedesk_conn_id: the Airflow connection (default ``tradedesk_default``).
+    :param output_path: where to write the result (templated; default None): ``s3://...``, ``gs://...``,
+        ``file:///...`` or an absolute path; the task then returns ``{"path", "size", "sha256"}``.
+    :param inline_limit: without ``output_path``, the most bytes returned inline (default 1,000,000); a
+        bigger result fails the task, without retries. 0: always write to the task's default location.
+    :param poll_interval: seconds between status reads, the shortest wait between them (default 30.0).
+    :param max_poll_interval: the longest wait between reads while the job's completion percentage says
+        it is far from done (default None: 10 x ``poll_interval``, at most 600 s).
+    :param timeout: how long one try waits for the job, seconds or a timedelta (default one day); a
+        retry reattaches to it.
+    :param on_partial: ``PartialSuccess``: ``"fail"`` (default) fails the task with the job's errors,
+        ``"warn"`` logs them and delivers the result. ``Failure`` and ``Cancelled`` always fail.
+    :param max_jobs_in_flight: the most jobs queued or running at once (default 10); one request is one
+        job, so any value works the same here.
+    :param resubmit_unconfirmed: on a retry, send again a request whose answer was lost (default True: a
+        query changes nothing).
+    :param wait_for_completion: True (default) waits and delivers the result; False submits the job and
+        returns ``[job_id]`` at once, for a ``TradeDeskJobSensor`` downstream.
+    :param reattach_on_clear: False (default): a cleared task submits the request anew; True: it
+        reattaches to the earlier run's job (its result is kept 24 hours), like a retry.
+    :param deferrable: wait in the triggerer, or if False poll in the worker. Default (None): the
+        deployment's ``[operators] default_deferrable`` where it sets one, else True.
+
+    ``results_path`` (per-item rows) is refused: set ``output_path`` instead. Details in README: "The
+    Trade Desk" > "Operators", "What a retry does", "Retry vs clear", "Deferrable or not", "Submit without
+    waiting" and "Many waits on one connection".
     """
 
     template_fields: Sequence[str] = ("query", "output_path")
@@ -248,10 +319,35 @@ class TradeDeskGraphQLBulkQueryOperator(TradeDeskJobOperator):
         query: str,
         callback_url: str | None = None,
         callback_headers: Mapping[str, str] | None = None,
+        tradedesk_conn_id: str = TradeDeskHook.default_conn_name,
+        output_path: str | None = None,
+        inline_limit: int = DEFAULT_INLINE_LIMIT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float | None = None,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        on_partial: OnPartial = DEFAULT_ON_PARTIAL,
+        max_jobs_in_flight: int = DEFAULT_MAX_JOBS_IN_FLIGHT,
         resubmit_unconfirmed: bool = True,
+        wait_for_completion: bool = DEFAULT_WAIT_FOR_COMPLETION,
+        reattach_on_clear: bool = DEFAULT_REATTACH_ON_CLEAR,
+        deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
-        super().__init__(resubmit_unconfirmed=resubmit_unconfirmed, **kwargs)
+        super().__init__(
+            tradedesk_conn_id=tradedesk_conn_id,
+            output_path=output_path,
+            inline_limit=inline_limit,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            timeout=timeout,
+            on_partial=on_partial,
+            max_jobs_in_flight=max_jobs_in_flight,
+            resubmit_unconfirmed=resubmit_unconfirmed,
+            wait_for_completion=wait_for_completion,
+            reattach_on_clear=reattach_on_clear,
+            deferrable=deferrable,
+            **kwargs,
+        )
         self.query = query
         self.callback_url = callback_url
         self.callback_headers = callback_headers
@@ -280,9 +376,35 @@ class TradeDeskStandardJobOperator(TradeDeskJobOperator):
     (they would create twice) unless ``resubmit_unconfirmed=True``.
 
     :param kind: ``first_party_data``, ``third_party_data``, ``campaign_create``, ``campaign_update``,
-        ``ad_group_create`` or ``ad_group_update``.
-    :param payload: the request body (templated), camelCase as the API takes it, e.g.
+        ``ad_group_create`` or ``ad_group_update`` (required).
+    :param payload: the request body (templated; required), camelCase as the API takes it, e.g.
         ``{"advertiserId": "abc123"}`` or ``{"input": [{"id": "c1", "name": "New name"}]}``.
+    :param tradedesk_conn_id: the Airflow connection (default ``tradedesk_default``).
+    :param output_path: where to write the result (templated; default None): ``s3://...``, ``gs://...``,
+        ``file:///...`` or an absolute path; the task then returns ``{"path", "size", "sha256"}``.
+    :param inline_limit: without ``output_path``, the most bytes returned inline (default 1,000,000); a
+        bigger result fails the task, without retries. 0: always write to the task's default location.
+    :param poll_interval: seconds between status reads, the shortest wait between them (default 30.0).
+    :param max_poll_interval: the longest wait between reads while the job's completion percentage says
+        it is far from done (default None: 10 x ``poll_interval``, at most 600 s).
+    :param timeout: how long one try waits for the job, seconds or a timedelta (default one day); a
+        retry reattaches to it.
+    :param on_partial: ``PartialSuccess``: ``"fail"`` (default) fails the task with the job's errors,
+        ``"warn"`` logs them and delivers the result. ``Failure`` and ``Cancelled`` always fail.
+    :param max_jobs_in_flight: the most jobs queued or running at once (default 10); one request is one
+        job, so any value works the same here.
+    :param resubmit_unconfirmed: on a retry, send again a request whose answer was lost. Default (None):
+        yes for reports and updates, no for creates (they would create twice).
+    :param wait_for_completion: True (default) waits and delivers the result; False submits the job and
+        returns ``[job_id]`` at once, for a ``TradeDeskJobSensor`` downstream.
+    :param reattach_on_clear: False (default): a cleared task submits the request anew; True: it
+        reattaches to the earlier run's job (its result is kept 24 hours), like a retry.
+    :param deferrable: wait in the triggerer, or if False poll in the worker. Default (None): the
+        deployment's ``[operators] default_deferrable`` where it sets one, else True.
+
+    ``results_path`` (per-item rows) is refused: set ``output_path`` instead. Details in README: "The
+    Trade Desk" > "Operators", "What a retry does", "Retry vs clear", "Deferrable or not", "Submit without
+    waiting" and "Many waits on one connection".
     """
 
     template_fields: Sequence[str] = ("payload", "output_path")
@@ -290,13 +412,43 @@ class TradeDeskStandardJobOperator(TradeDeskJobOperator):
     job_kind = "standard"
 
     def __init__(
-        self, *, kind: str, payload: Any, resubmit_unconfirmed: bool | None = None, **kwargs: Any
+        self,
+        *,
+        kind: str,
+        payload: Any,
+        tradedesk_conn_id: str = TradeDeskHook.default_conn_name,
+        output_path: str | None = None,
+        inline_limit: int = DEFAULT_INLINE_LIMIT,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float | None = None,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        on_partial: OnPartial = DEFAULT_ON_PARTIAL,
+        max_jobs_in_flight: int = DEFAULT_MAX_JOBS_IN_FLIGHT,
+        resubmit_unconfirmed: bool | None = None,
+        wait_for_completion: bool = DEFAULT_WAIT_FOR_COMPLETION,
+        reattach_on_clear: bool = DEFAULT_REATTACH_ON_CLEAR,
+        deferrable: bool | None = None,
+        **kwargs: Any,
     ) -> None:
         if kind not in STANDARD_JOBS:
             raise ConfigurationError(f"kind must be one of {', '.join(STANDARD_JOBS)}, not {kind!r}")
         if resubmit_unconfirmed is None:
             resubmit_unconfirmed = kind in SAFE_TO_REPEAT
-        super().__init__(resubmit_unconfirmed=resubmit_unconfirmed, **kwargs)
+        super().__init__(
+            tradedesk_conn_id=tradedesk_conn_id,
+            output_path=output_path,
+            inline_limit=inline_limit,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            timeout=timeout,
+            on_partial=on_partial,
+            max_jobs_in_flight=max_jobs_in_flight,
+            resubmit_unconfirmed=resubmit_unconfirmed,
+            wait_for_completion=wait_for_completion,
+            reattach_on_clear=reattach_on_clear,
+            deferrable=deferrable,
+            **kwargs,
+        )
         self.kind = kind
         self.payload = payload
 

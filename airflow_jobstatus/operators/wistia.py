@@ -9,8 +9,17 @@ paced to Wistia's 10 per 5 minutes), records the job ids in the task state store
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar, cast
 
+from airflow_jobstatus.defaults import (
+    DEFAULT_MAX_JOBS_IN_FLIGHT,
+    DEFAULT_ON_PARTIAL,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_REATTACH_ON_CLEAR,
+    DEFAULT_TIMEOUT,
+    DEFAULT_WAIT_FOR_COMPLETION,
+)
 from airflow_jobstatus.errors import ConfigurationError
 from airflow_jobstatus.hooks.wistia import WistiaHook
 from airflow_jobstatus.hooks.wistia_calls import (
@@ -27,7 +36,7 @@ from airflow_jobstatus.ledger import JobRecord, Ledger
 from airflow_jobstatus.models import ItemResult, Job
 from airflow_jobstatus.operators.base import SubmitJobOperator
 from airflow_jobstatus.operators.items import job_level_results, job_outcomes, judge_job_outcomes
-from airflow_jobstatus.outcomes import Verdict
+from airflow_jobstatus.outcomes import OnPartial, Verdict
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -52,10 +61,28 @@ class WistiaJobOperator(SubmitJobOperator):
     before any wait, with Wistia's field errors.
 
     :param wistia_conn_id: the Airflow connection (default ``wistia_default``).
+    :param poll_interval: seconds between status reads, the shortest wait between them (default 30.0).
+    :param max_poll_interval: the longest wait between reads when progress says a job is far from done
+        (default None: 10 x ``poll_interval``, at most 600 s); Wistia reports none, so reads stay at
+        ``poll_interval``.
+    :param timeout: how long one try waits for all its jobs, seconds or a timedelta (default one day); a
+        retry reattaches to them.
+    :param on_partial: ``"fail"`` (default): a failed job or media refused at submit fail the task;
+        ``"warn"``: they are logged and the task succeeds, unless every job failed.
+    :param max_jobs_in_flight: the most of this task's jobs queued or running at once (default 10).
+    :param resubmit_unconfirmed: on a retry, send again a request whose answer was lost. Default (None):
+        yes for requests that are safe to repeat (tag, archive, restore, move), no for trims and copies.
+    :param results_path: a folder (templated) for the rows, returned as a manifest of ``results.jsonl``
+        there. Default None: the rows in XCom, up to ``[jobstatus] max_xcom_items`` media.
+    :param wait_for_completion: True (default) waits and returns the rows; False submits every job and
+        returns their ids at once, for a ``WistiaJobSensor`` downstream.
+    :param reattach_on_clear: False (default): a cleared task submits everything anew; True: it
+        reattaches to the earlier run's jobs, like a retry.
+    :param deferrable: wait in the triggerer, or if False poll in the worker. Default (None): the
+        deployment's ``[operators] default_deferrable`` where it sets one, else True.
 
-    Waiting and retries (``poll_interval``, ``max_poll_interval``, ``timeout``, ``on_partial``,
-    ``max_jobs_in_flight``, ``resubmit_unconfirmed``, ``deferrable``) are described in
-    :class:`~airflow_jobstatus.operators.base.SubmitJobOperator`.
+    Details in README: "Wistia" > "Operators", "What a retry does", "Retry vs clear", "Deferrable or
+    not", "Submit without waiting", "What XCom holds" and "Many waits on one connection".
     """
 
     hook_class = WistiaHook
@@ -67,12 +94,34 @@ class WistiaJobOperator(SubmitJobOperator):
         self,
         *,
         wistia_conn_id: str = WistiaHook.default_conn_name,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float | None = None,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        on_partial: OnPartial = DEFAULT_ON_PARTIAL,
+        max_jobs_in_flight: int = DEFAULT_MAX_JOBS_IN_FLIGHT,
         resubmit_unconfirmed: bool | None = None,
+        results_path: str | None = None,
+        wait_for_completion: bool = DEFAULT_WAIT_FOR_COMPLETION,
+        reattach_on_clear: bool = DEFAULT_REATTACH_ON_CLEAR,
+        deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
         if resubmit_unconfirmed is None:
             resubmit_unconfirmed = self.call_kind in SAFE_TO_REPEAT
-        super().__init__(conn_id=wistia_conn_id, resubmit_unconfirmed=resubmit_unconfirmed, **kwargs)
+        super().__init__(
+            conn_id=wistia_conn_id,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            timeout=timeout,
+            on_partial=on_partial,
+            max_jobs_in_flight=max_jobs_in_flight,
+            resubmit_unconfirmed=resubmit_unconfirmed,
+            results_path=results_path,
+            wait_for_completion=wait_for_completion,
+            reattach_on_clear=reattach_on_clear,
+            deferrable=deferrable,
+            **kwargs,
+        )
         self.wistia_conn_id = wistia_conn_id
 
     # --- what each Wistia operator defines --------------------------------------------------------
@@ -142,15 +191,68 @@ def name_media(items: Sequence[str], indexes: Sequence[int]) -> str:
 class WistiaBulkTagOperator(WistiaJobOperator):
     """Adds tags to any number of media (``POST /taggings/bulk_create``, 100 media per job).
 
-    :param hashed_ids: the media (templated): a list of hashed ids.
-    :param tag_names: the tags to add (templated): a list of names.
+    :param hashed_ids: the media (templated; required): a list of hashed ids.
+    :param tag_names: the tags to add (templated; required): a list of names.
+    :param wistia_conn_id: the Airflow connection (default ``wistia_default``).
+    :param poll_interval: seconds between status reads, the shortest wait between them (default 30.0).
+    :param max_poll_interval: the longest wait between reads when progress says a job is far from done
+        (default None: 10 x ``poll_interval``, at most 600 s); Wistia reports none, so reads stay at
+        ``poll_interval``.
+    :param timeout: how long one try waits for all its jobs, seconds or a timedelta (default one day); a
+        retry reattaches to them.
+    :param on_partial: ``"fail"`` (default): a failed job or media refused at submit fail the task;
+        ``"warn"``: they are logged and the task succeeds, unless every job failed.
+    :param max_jobs_in_flight: the most of this task's jobs queued or running at once (default 10).
+    :param resubmit_unconfirmed: on a retry, send again a request whose answer was lost. Default (None):
+        yes (tagging twice adds nothing more).
+    :param results_path: a folder (templated) for the rows, returned as a manifest of ``results.jsonl``
+        there. Default None: the rows in XCom, up to ``[jobstatus] max_xcom_items`` media.
+    :param wait_for_completion: True (default) waits and returns the rows; False submits every job and
+        returns their ids at once, for a ``WistiaJobSensor`` downstream.
+    :param reattach_on_clear: False (default): a cleared task submits everything anew; True: it
+        reattaches to the earlier run's jobs, like a retry.
+    :param deferrable: wait in the triggerer, or if False poll in the worker. Default (None): the
+        deployment's ``[operators] default_deferrable`` where it sets one, else True.
+
+    Details in README: "Wistia" > "Operators", "What a retry does", "Retry vs clear", "Deferrable or
+    not", "Submit without waiting", "What XCom holds" and "Many waits on one connection".
     """
 
     template_fields: Sequence[str] = ("hashed_ids", "tag_names", "results_path")
     call_kind = "tag"
 
-    def __init__(self, *, hashed_ids: Any, tag_names: Any, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        *,
+        hashed_ids: Any,
+        tag_names: Any,
+        wistia_conn_id: str = WistiaHook.default_conn_name,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float | None = None,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        on_partial: OnPartial = DEFAULT_ON_PARTIAL,
+        max_jobs_in_flight: int = DEFAULT_MAX_JOBS_IN_FLIGHT,
+        resubmit_unconfirmed: bool | None = None,
+        results_path: str | None = None,
+        wait_for_completion: bool = DEFAULT_WAIT_FOR_COMPLETION,
+        reattach_on_clear: bool = DEFAULT_REATTACH_ON_CLEAR,
+        deferrable: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            wistia_conn_id=wistia_conn_id,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            timeout=timeout,
+            on_partial=on_partial,
+            max_jobs_in_flight=max_jobs_in_flight,
+            resubmit_unconfirmed=resubmit_unconfirmed,
+            results_path=results_path,
+            wait_for_completion=wait_for_completion,
+            reattach_on_clear=reattach_on_clear,
+            deferrable=deferrable,
+            **kwargs,
+        )
         self.hashed_ids = hashed_ids
         self.tag_names = tag_names
         self.keep_given_text(hashed_ids=hashed_ids, tag_names=tag_names)
@@ -175,17 +277,73 @@ class WistiaTrimMediaOperator(WistiaJobOperator):
     Wistia's field errors. Not resent on a retry when the answer was lost (trimming twice is not the
     same as once) unless ``resubmit_unconfirmed=True``.
 
-    :param hashed_id: the media to trim (templated).
-    :param trims: ranges ``HH:MM:SS.mmm-HH:MM:SS.mmm`` (templated).
-    :param keep_trims: Wistia's ``keep_trims``: keep the ranges instead of cutting them out.
+    :param hashed_id: the media to trim (templated; required).
+    :param trims: ranges ``HH:MM:SS.mmm-HH:MM:SS.mmm`` (templated; required).
+    :param keep_trims: Wistia's ``keep_trims``: keep the ranges instead of cutting them out (default
+        None: Wistia's default, not sent).
+    :param wistia_conn_id: the Airflow connection (default ``wistia_default``).
+    :param poll_interval: seconds between status reads, the shortest wait between them (default 30.0).
+    :param max_poll_interval: the longest wait between reads when progress says a job is far from done
+        (default None: 10 x ``poll_interval``, at most 600 s); Wistia reports none, so reads stay at
+        ``poll_interval``.
+    :param timeout: how long one try waits for all its jobs, seconds or a timedelta (default one day); a
+        retry reattaches to them.
+    :param on_partial: ``"fail"`` (default): a failed job or media refused at submit fail the task;
+        ``"warn"``: they are logged and the task succeeds, unless every job failed.
+    :param max_jobs_in_flight: the most jobs queued or running at once (default 10); a trim is one job,
+        so any value works the same here.
+    :param resubmit_unconfirmed: on a retry, send again a request whose answer was lost. Default (None):
+        no (a second trim makes a second media).
+    :param results_path: a folder for the row, returned as a manifest of ``results.jsonl`` there.
+        Default None: the row in XCom.
+    :param wait_for_completion: True (default) waits and returns the rows; False submits every job and
+        returns their ids at once, for a ``WistiaJobSensor`` downstream.
+    :param reattach_on_clear: False (default): a cleared task submits everything anew; True: it
+        reattaches to the earlier run's jobs, like a retry.
+    :param deferrable: wait in the triggerer, or if False poll in the worker. Default (None): the
+        deployment's ``[operators] default_deferrable`` where it sets one, else True.
+
+    Details in README: "Wistia" > "Operators", "What a retry does", "Retry vs clear", "Deferrable or
+    not", "Submit without waiting", "What XCom holds" and "Many waits on one connection".
     """
 
-    template_fields: Sequence[str] = ("hashed_id", "trims")
+    template_fields: Sequence[str] = ("hashed_id", "trims", "results_path")
     call_kind = "trim"
     max_items_per_job = 1
 
-    def __init__(self, *, hashed_id: str, trims: Any, keep_trims: bool | None = None, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+    def __init__(
+        self,
+        *,
+        hashed_id: str,
+        trims: Any,
+        keep_trims: bool | None = None,
+        wistia_conn_id: str = WistiaHook.default_conn_name,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float | None = None,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        on_partial: OnPartial = DEFAULT_ON_PARTIAL,
+        max_jobs_in_flight: int = DEFAULT_MAX_JOBS_IN_FLIGHT,
+        resubmit_unconfirmed: bool | None = None,
+        results_path: str | None = None,
+        wait_for_completion: bool = DEFAULT_WAIT_FOR_COMPLETION,
+        reattach_on_clear: bool = DEFAULT_REATTACH_ON_CLEAR,
+        deferrable: bool | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(
+            wistia_conn_id=wistia_conn_id,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            timeout=timeout,
+            on_partial=on_partial,
+            max_jobs_in_flight=max_jobs_in_flight,
+            resubmit_unconfirmed=resubmit_unconfirmed,
+            results_path=results_path,
+            wait_for_completion=wait_for_completion,
+            reattach_on_clear=reattach_on_clear,
+            deferrable=deferrable,
+            **kwargs,
+        )
         self.hashed_id = hashed_id
         self.trims = trims
         self.keep_given_text(trims=trims)
@@ -214,10 +372,33 @@ class WistiaMediaBulkOperator(WistiaJobOperator):
     Moves are paced to Wistia's limit of 10 requests per 5 minutes by waiting; media Wistia could not
     move (a 207 answer) are listed in their job's ``partial_errors`` and follow ``on_partial``.
 
-    :param action: ``"archive"``, ``"restore"``, ``"move"`` or ``"copy"``.
-    :param hashed_ids: the media (templated).
-    :param folder_id: restore, move and copy: the destination folder's hashed id (templated).
-    :param subfolder_id: move only: a subfolder of ``folder_id`` (templated).
+    :param action: ``"archive"``, ``"restore"``, ``"move"`` or ``"copy"`` (required).
+    :param hashed_ids: the media (templated; required).
+    :param folder_id: restore, move and copy: the destination folder's hashed id (templated; default None).
+    :param subfolder_id: move only: a subfolder of ``folder_id`` (templated; default None).
+    :param wistia_conn_id: the Airflow connection (default ``wistia_default``).
+    :param poll_interval: seconds between status reads, the shortest wait between them (default 30.0).
+    :param max_poll_interval: the longest wait between reads when progress says a job is far from done
+        (default None: 10 x ``poll_interval``, at most 600 s); Wistia reports none, so reads stay at
+        ``poll_interval``.
+    :param timeout: how long one try waits for all its jobs, seconds or a timedelta (default one day); a
+        retry reattaches to them.
+    :param on_partial: ``"fail"`` (default): a failed job or media refused at submit fail the task;
+        ``"warn"``: they are logged and the task succeeds, unless every job failed.
+    :param max_jobs_in_flight: the most of this task's jobs queued or running at once (default 10).
+    :param resubmit_unconfirmed: on a retry, send again a request whose answer was lost. Default (None):
+        yes for archive, restore and move (repeating them changes nothing), no for copy.
+    :param results_path: a folder (templated) for the rows, returned as a manifest of ``results.jsonl``
+        there. Default None: the rows in XCom, up to ``[jobstatus] max_xcom_items`` media.
+    :param wait_for_completion: True (default) waits and returns the rows; False submits every job and
+        returns their ids at once, for a ``WistiaJobSensor`` downstream.
+    :param reattach_on_clear: False (default): a cleared task submits everything anew; True: it
+        reattaches to the earlier run's jobs, like a retry.
+    :param deferrable: wait in the triggerer, or if False poll in the worker. Default (None): the
+        deployment's ``[operators] default_deferrable`` where it sets one, else True.
+
+    Details in README: "Wistia" > "Operators", "What a retry does", "Retry vs clear", "Deferrable or
+    not", "Submit without waiting", "What XCom holds" and "Many waits on one connection".
     """
 
     template_fields: Sequence[str] = ("hashed_ids", "folder_id", "subfolder_id", "results_path")
@@ -229,13 +410,37 @@ class WistiaMediaBulkOperator(WistiaJobOperator):
         hashed_ids: Any,
         folder_id: str | None = None,
         subfolder_id: str | None = None,
+        wistia_conn_id: str = WistiaHook.default_conn_name,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float | None = None,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        on_partial: OnPartial = DEFAULT_ON_PARTIAL,
+        max_jobs_in_flight: int = DEFAULT_MAX_JOBS_IN_FLIGHT,
+        resubmit_unconfirmed: bool | None = None,
+        results_path: str | None = None,
+        wait_for_completion: bool = DEFAULT_WAIT_FOR_COMPLETION,
+        reattach_on_clear: bool = DEFAULT_REATTACH_ON_CLEAR,
+        deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
         if action not in MEDIA_BULK_ACTIONS:
             raise ConfigurationError(f"action must be one of {sorted(MEDIA_BULK_ACTIONS)}, not {action!r}")
-        if kwargs.get("resubmit_unconfirmed") is None:
-            kwargs["resubmit_unconfirmed"] = action in SAFE_TO_REPEAT
-        super().__init__(**kwargs)
+        if resubmit_unconfirmed is None:
+            resubmit_unconfirmed = action in SAFE_TO_REPEAT
+        super().__init__(
+            wistia_conn_id=wistia_conn_id,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            timeout=timeout,
+            on_partial=on_partial,
+            max_jobs_in_flight=max_jobs_in_flight,
+            resubmit_unconfirmed=resubmit_unconfirmed,
+            results_path=results_path,
+            wait_for_completion=wait_for_completion,
+            reattach_on_clear=reattach_on_clear,
+            deferrable=deferrable,
+            **kwargs,
+        )
         self.action = action
         self.hashed_ids = hashed_ids
         self.keep_given_text(hashed_ids=hashed_ids)

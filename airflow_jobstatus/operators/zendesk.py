@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import timedelta
 from typing import Any, cast
 
+from airflow_jobstatus.defaults import (
+    DEFAULT_MAX_JOBS_IN_FLIGHT,
+    DEFAULT_ON_PARTIAL,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_REATTACH_ON_CLEAR,
+    DEFAULT_TIMEOUT,
+    DEFAULT_WAIT_FOR_COMPLETION,
+)
 from airflow_jobstatus.hooks.zendesk import ZendeskJobHook
 from airflow_jobstatus.hooks.zendesk_bulk import MAX_ITEMS_PER_JOB, bulk_action, check_items, item_key
 from airflow_jobstatus.ledger import JobRecord
 from airflow_jobstatus.models import ItemResult, Job
 from airflow_jobstatus.operators.base import SubmitJobOperator
+from airflow_jobstatus.outcomes import OnPartial
 
 
 class ZendeskBulkOperator(SubmitJobOperator):
@@ -23,22 +33,39 @@ class ZendeskBulkOperator(SubmitJobOperator):
     ``job_id`` and ``extra`` (other fields Zendesk sent, such as ``email``).
 
     :param resource: ``tickets``, ``deleted_tickets``, ``ticket_imports``, ``users``, ``organizations``,
-        ``organization_memberships`` or ``group_memberships``.
+        ``organization_memberships`` or ``group_memberships`` (required).
     :param action: ``create_many``, ``update_many``, ``create_or_update_many``, ``destroy_many``,
-        ``mark_many_as_spam`` or ``merge`` (where the resource has it).
-    :param items: the records (templated): objects for create/update/import, record ids for
+        ``mark_many_as_spam`` or ``merge`` (where the resource has it; required).
+    :param items: the records (templated; required): objects for create/update/import, record ids for
         destroy_many, mark_many_as_spam, merge and the ``change`` form of update_many.
-    :param change: update_many only (templated): one change applied to every id in ``items``.
-    :param use_external_ids: ``items`` are external ids (users and organizations update/destroy).
-    :param target_id: merge only (templated): the ticket the ``items`` are merged into.
+    :param change: update_many only (templated; default None): one change applied to every id in ``items``.
+    :param use_external_ids: ``items`` are external ids (users and organizations update/destroy;
+        default False).
+    :param target_id: merge only (templated; default None): the ticket the ``items`` are merged into.
     :param zendesk_conn_id: the Airflow connection (default ``zendesk_default``).
-    :param resubmit_unconfirmed: on a retry, send again a request whose answer was lost. Default: yes
-        for requests that are safe to repeat (update, destroy, spam, merge, create_or_update), no for
+    :param poll_interval: seconds between status reads, the shortest wait between them (default 30.0).
+    :param max_poll_interval: the longest wait between reads while the jobs' progress says they are far
+        from done (default None: 10 x ``poll_interval``, at most 600 s).
+    :param timeout: how long one try waits for all its jobs, seconds or a timedelta (default one day,
+        Zendesk's retention of job statuses); a retry reattaches to them.
+    :param on_partial: items that failed in completed jobs: ``"fail"`` (default) fails the task listing
+        them, ``"warn"`` logs each and succeeds. A failed or killed job always fails the task.
+    :param max_jobs_in_flight: the most of this task's jobs queued or running at once (default 10).
+    :param resubmit_unconfirmed: on a retry, send again a request whose answer was lost. Default (None):
+        yes for requests that are safe to repeat (update, destroy, spam, merge, create_or_update), no for
         those that create records.
+    :param results_path: a folder (templated) for the per-item results, returned as a manifest of
+        ``results.jsonl`` there. Default None: the rows in XCom, up to ``[jobstatus] max_xcom_items``.
+    :param wait_for_completion: True (default) waits and returns the results; False submits every job and
+        returns their ids at once, for a ``ZendeskJobSensor`` downstream.
+    :param reattach_on_clear: False (default): a cleared task submits everything anew; True: it
+        reattaches to the earlier run's jobs, like a retry.
+    :param deferrable: wait in the triggerer, or if False poll in the worker. Default (None): the
+        deployment's ``[operators] default_deferrable`` where it sets one, else True.
 
-    Waiting and retries (``poll_interval``, ``max_poll_interval``, ``timeout``, ``on_partial``,
-    ``max_jobs_in_flight``, ``deferrable``) are described in
-    :class:`~airflow_jobstatus.operators.base.SubmitJobOperator`.
+    Details in README: "Run a Zendesk bulk job in a DAG", "What a retry does", "Retry vs clear",
+    "Deferrable or not", "Submit without waiting", "What XCom holds" and "Many waits on one connection"
+    (how often a wait polls).
     """
 
     hook_class = ZendeskJobHook
@@ -56,13 +83,35 @@ class ZendeskBulkOperator(SubmitJobOperator):
         use_external_ids: bool = False,
         target_id: int | str | None = None,
         zendesk_conn_id: str = ZendeskJobHook.default_conn_name,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float | None = None,
+        timeout: float | timedelta = DEFAULT_TIMEOUT,
+        on_partial: OnPartial = DEFAULT_ON_PARTIAL,
+        max_jobs_in_flight: int = DEFAULT_MAX_JOBS_IN_FLIGHT,
         resubmit_unconfirmed: bool | None = None,
+        results_path: str | None = None,
+        wait_for_completion: bool = DEFAULT_WAIT_FOR_COMPLETION,
+        reattach_on_clear: bool = DEFAULT_REATTACH_ON_CLEAR,
+        deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
         self.bulk = bulk_action(resource, action)
         if resubmit_unconfirmed is None:
             resubmit_unconfirmed = not self.bulk.creates_records
-        super().__init__(conn_id=zendesk_conn_id, resubmit_unconfirmed=resubmit_unconfirmed, **kwargs)
+        super().__init__(
+            conn_id=zendesk_conn_id,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            timeout=timeout,
+            on_partial=on_partial,
+            max_jobs_in_flight=max_jobs_in_flight,
+            resubmit_unconfirmed=resubmit_unconfirmed,
+            results_path=results_path,
+            wait_for_completion=wait_for_completion,
+            reattach_on_clear=reattach_on_clear,
+            deferrable=deferrable,
+            **kwargs,
+        )
         self.resource = resource
         self.action = action
         self.items = items

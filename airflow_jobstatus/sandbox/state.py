@@ -106,6 +106,7 @@ class SandboxState:
         self.clock = clock
         self.requests: list[RequestRecord] = []
         self.faults: list[Fault] = []
+        self.reset_at = float("-inf")  # requests that arrived before the last reset are not logged
         self.random = random.Random(1234)  # probabilistic faults strike the same requests run after run
         self.zendesk = ZendeskState(zendesk or ZendeskSandboxConfig(), self.lock, clock)
         self.wistia = WistiaState(wistia or WistiaSandboxConfig(), self.lock, clock)
@@ -172,9 +173,11 @@ class SandboxState:
 
     # ----- request log -----
     def record(self, record: RequestRecord) -> None:
-        """Append one record to the request log."""
+        """Append one record to the request log, unless its request arrived before the last reset (a
+        download streamed to its end is logged after it: it belongs to the log that was reset)."""
         with self.lock:
-            self.requests.append(record)
+            if record.at >= self.reset_at:
+                self.requests.append(record)
 
     def count(
         self,
@@ -196,6 +199,7 @@ class SandboxState:
         """Clear the log, the faults and every vendor store, and restore the initial configs."""
         with self.lock:
             self.requests.clear()
+            self.reset_at = self.clock()
             self.faults.clear()
             self.zendesk.reset()
             self.wistia.reset()

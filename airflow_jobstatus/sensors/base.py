@@ -11,6 +11,7 @@ from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
 from airflow_jobstatus.checks import MAX_JOB_ID_CHARS, short_repr
 from airflow_jobstatus.compat import AirflowFailException, AirflowSensorTimeout
+from airflow_jobstatus.defaults import DEFAULT_ON_PARTIAL, DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_FOR_ALL
 from airflow_jobstatus.deployment import resolve_deferrable
 from airflow_jobstatus.errors import ConfigurationError, TransientVendorError
 from airflow_jobstatus.job_task import JobTaskMixin, positive_seconds
@@ -38,19 +39,28 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
     no worker slot; ``deferrable=False`` polls in the worker (``mode="reschedule"`` frees the slot
     between polls).
 
-    :param job_id: one job id, or a list of them (templated).
-    :param conn_id: the Airflow connection (vendor sensors name it, e.g. ``zendesk_conn_id``).
-    :param poll_interval: seconds between status reads (the shortest wait between them when deferred).
+    Vendor sensors repeat these arguments in their own signatures (``timeout`` included), with the
+    defaults of :mod:`airflow_jobstatus.defaults`. Details: README, "Wait for jobs in a DAG".
+
+    :param job_id: one job id, or a list of them (templated; required).
+    :param conn_id: the Airflow connection (default None: the hook's default connection; vendor sensors
+        name it, e.g. ``zendesk_conn_id``).
+    :param poll_interval: seconds between status reads, the shortest wait between them when deferred
+        (default 30.0); also the ``poke_interval`` of a wait in the worker unless that is given.
     :param max_poll_interval: deferred waits read less often while the jobs' progress says they are far
-        from done, up to this many seconds (default 10 x ``poll_interval``, at most 600); set it to
-        ``poll_interval`` for a fixed interval. See README, "How often a wait polls".
-    :param timeout: seconds to wait in all before failing with the jobs' last progress.
+        from done, up to this many seconds (default None: 10 x ``poll_interval``, at most 600); set it to
+        ``poll_interval`` for a fixed interval. See README, "Many waits on one connection" (how often a
+        wait polls).
+    :param timeout: Airflow's sensor ``timeout``: seconds (or a timedelta) to wait in all before failing
+        with the jobs' last progress (default None: ``[sensors] default_timeout``, 7 days unless the
+        deployment changes it).
     :param on_partial: a job that ended with failed items: ``"fail"`` the task listing them (default),
         or ``"warn"``: log every failed item and succeed.
     :param wait_for_all: ``False`` (default): fail as soon as one job's end fails the task, while others
         still run; ``True``: wait until every job has ended before judging them.
     :param deferrable: wait in the triggerer, or if False poll in the worker. Default (None): the
-        deployment's ``[operators] default_deferrable`` where it sets one, else True.
+        deployment's ``[operators] default_deferrable`` where it sets one, else True. See README,
+        "Deferrable or not".
     """
 
     template_fields: Sequence[str] = ("job_id",)
@@ -61,10 +71,10 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
         *,
         job_id: str | int | Sequence[str | int],
         conn_id: str | None = None,
-        poll_interval: float = 30.0,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
         max_poll_interval: float | None = None,
-        on_partial: OnPartial = "fail",
-        wait_for_all: bool = False,
+        on_partial: OnPartial = DEFAULT_ON_PARTIAL,
+        wait_for_all: bool = DEFAULT_WAIT_FOR_ALL,
         deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:

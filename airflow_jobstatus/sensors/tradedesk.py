@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_jobstatus.defaults import DEFAULT_ON_PARTIAL, DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_FOR_ALL
 from airflow_jobstatus.errors import ConfigurationError, JobNotFoundError
 from airflow_jobstatus.hooks.tradedesk import STATUS_PATHS, TradeDeskHook, check_job_kind
+from airflow_jobstatus.outcomes import OnPartial
 from airflow_jobstatus.sensors.base import JobSensor
 
 if TYPE_CHECKING:
@@ -28,21 +31,29 @@ class TradeDeskJobSensor(JobSensor):
     ``on_partial``; the job's ``errors`` are in the log and the failure message. Read the result with
     ``TradeDeskHook(job_kind=...).download_result(hook.get_job(job_id), output_path)``.
 
-    :param job_id: one job id, or a list of them (templated).
+    :param job_id: one job id, or a list of them (templated; required).
     :param job_kind: required, no default: ``"graphql"`` (GraphQL bulk query jobs), ``"standard"`` (standard
         jobs) or ``"legacy"`` (bulk jobs of SDKs up to 0.6). Each kind has its own status path: an id read
         as the wrong kind is not found, and the task fails saying which kind it read.
     :param tradedesk_conn_id: the Airflow connection (default ``tradedesk_default``).
-    :param poll_interval: seconds between status reads (default 30).
+    :param poll_interval: seconds between status reads (default 30.0); also the ``poke_interval`` of a
+        wait in the worker unless that is given.
     :param max_poll_interval: deferred waits read less often, up to this many seconds, while the jobs'
-        progress says they are far from done (see :class:`~airflow_jobstatus.sensors.base.JobSensor`).
-    :param timeout: seconds to wait in all (default: Airflow's sensor default, 7 days).
-    :param on_partial: ``"fail"`` (default) or ``"warn"`` on ``PartialSuccess``.
+        completion percentage says they are far from done (default None: 10 x ``poll_interval``, at most
+        600).
+    :param timeout: seconds (or a timedelta) to wait in all, then fail with the jobs' last progress
+        (default None: ``[sensors] default_timeout``, 7 days unless the deployment changes it).
+    :param on_partial: ``"fail"`` (default) or ``"warn"`` (log the job's errors and succeed) on
+        ``PartialSuccess``.
     :param wait_for_all: ``False`` (default): with several jobs, fail as soon as one of them ends badly,
         naming it and listing the jobs still running (The Trade Desk keeps running them: nothing is
         cancelled); ``True``: wait until every job has ended, then report them all.
-    :param deferrable: wait in the triggerer, or if False poll in the worker; default: the deployment's
-        ``[operators] default_deferrable`` where it sets one, else True.
+    :param deferrable: wait in the triggerer, or if False poll in the worker (``mode="reschedule"`` frees
+        the slot between polls). Default (None): the deployment's ``[operators] default_deferrable``
+        where it sets one, else True.
+
+    Details in README: "The Trade Desk" > "Sensor and hook", "Wait for jobs in a DAG" and "Deferrable or
+    not".
     """
 
     hook_class = TradeDeskHook
@@ -53,6 +64,12 @@ class TradeDeskJobSensor(JobSensor):
         job_id: str | int | Sequence[str | int],
         job_kind: str | None = None,
         tradedesk_conn_id: str = TradeDeskHook.default_conn_name,
+        poll_interval: float = DEFAULT_POLL_INTERVAL,
+        max_poll_interval: float | None = None,
+        timeout: float | timedelta | None = None,
+        on_partial: OnPartial = DEFAULT_ON_PARTIAL,
+        wait_for_all: bool = DEFAULT_WAIT_FOR_ALL,
+        deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
         # None only to say what is missing: Airflow's own "missing keyword argument" lists no choices.
@@ -62,7 +79,17 @@ class TradeDeskJobSensor(JobSensor):
                 "default: each kind has its own status path, and the id alone does not tell them apart"
             )
         kind = check_job_kind(job_kind)
-        super().__init__(job_id=job_id, conn_id=tradedesk_conn_id, **kwargs)
+        super().__init__(
+            job_id=job_id,
+            conn_id=tradedesk_conn_id,
+            poll_interval=poll_interval,
+            max_poll_interval=max_poll_interval,
+            timeout=timeout,
+            on_partial=on_partial,
+            wait_for_all=wait_for_all,
+            deferrable=deferrable,
+            **kwargs,
+        )
         self.job_kind = kind
         self.tradedesk_conn_id = tradedesk_conn_id
 

@@ -105,3 +105,12 @@ def pytest_runtest_makereport(
     if report.failed and _started:
         report.sections.append(("Airflow components (last lines)", _started[0].logs_digest()))
     return report
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under pytest-xdist (``--dist loadgroup``) every e2e test runs in one worker, in file order: they
+    share one deployment, and test_zz_canary.py scans what the others left in it."""
+    here = Path(__file__).resolve().parent
+    for item in items:
+        if here in Path(str(item.path)).resolve().parents:
+            item.add_marker(pytest.mark.xdist_group("e2e"))

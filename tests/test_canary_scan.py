@@ -1,18 +1,18 @@
 """The canary token of every test connection appears nowhere Airflow or the sandbox kept it.
 
-Named to run last: by then every earlier test's DAG runs are in the metadata DB. It runs its own DAGs
-first (each vendor, deferred, a result download, a rejected token), so it scans something even alone:
-every table of the metadata DB (XCom, rendered template fields, task instances, the task state store,
-serialized triggers, decrypted), every file under AIRFLOW_HOME, and the sandbox's request log.
+It runs its own DAGs (each vendor, deferred, a result download, a rejected token) and scans what they
+left: every table of the metadata DB (XCom, rendered template fields, task instances, the task state
+store, serialized triggers, decrypted), every file under AIRFLOW_HOME, and the sandbox's request log.
+What every other test leaves is scanned too, wherever it runs: its sandbox requests after each test and
+its worker's DB and AIRFLOW_HOME at the end of the session (tests/conftest.py, tests/canary.py).
 """
 
 from __future__ import annotations
 
-import os
-import sqlite3
 from pathlib import Path
 
 from airflow_harness import run_dag
+from canary import database_dump, leaks_in_database, leaks_in_files
 from conftest import CANARY_TOKEN, tradedesk_connection, wistia_connection, zendesk_connection
 
 from airflow_jobstatus.sandbox import SandboxServer
@@ -62,22 +62,10 @@ def test_the_canary_token_is_nowhere(sandbox: SandboxServer, tmp_path: Path) -> 
     assert "rejected by Zendesk" in result.logs["rejected"]
     assert CANARY_TOKEN not in result.output
 
-    database = os.environ["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].removeprefix("sqlite:///")
-    with sqlite3.connect(database) as db:
-        dump = "\n".join(db.iterdump())
-        xcoms = db.execute("SELECT count(*) FROM xcom").fetchone()[0]
-        triggers = [row[0] for row in db.execute("SELECT kwargs FROM trigger")]
-    assert xcoms > 0 and "canary_scan" in dump
-    assert CANARY_TOKEN not in dump
-
-    from airflow.models.trigger import Trigger
-
-    for encrypted in triggers:
-        assert CANARY_TOKEN not in repr(Trigger._decrypt_kwargs(encrypted))
-
-    files = [path for path in Path(os.environ["AIRFLOW_HOME"]).rglob("*") if path.is_file()]
-    assert files
-    assert [path for path in files if CANARY_TOKEN.encode() in path.read_bytes()] == []
+    dump = database_dump()
+    assert "canary_scan" in dump and 'INSERT INTO "xcom"' in dump
+    assert leaks_in_database() == []
+    assert leaks_in_files() == []
 
     with sandbox.state.lock:
         assert CANARY_TOKEN not in repr(sandbox.state.requests)
