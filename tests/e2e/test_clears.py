@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from airflow_jobstatus.sandbox import SandboxState
@@ -20,6 +21,18 @@ def jobs_by_task(state: SandboxState, since: int) -> dict[int, list[str]]:
     for submit in state.zendesk.submits[since:]:
         found.setdefault(submit.count, []).append(submit.job_id)
     return found
+
+
+def logged_by(api: AirflowApi, run_id: str, task_id: str, try_number: int, *parts: str) -> None:
+    """Assert that a line of the try's log holds every one of ``parts``: the API serves a finished try's
+    log at once, but its last lines may reach the log file a moment after the run shows success."""
+    deadline = time.monotonic() + 20
+    while True:
+        lines = events(api.log(DAG_ID, run_id, task_id, try_number))
+        if any(all(part in line for part in parts) for line in lines):
+            return
+        assert time.monotonic() < deadline, f"{task_id} try {try_number} never logged {parts}: {lines}"
+        time.sleep(1)
 
 
 def clear(api: AirflowApi, run_id: str, *task_ids: str) -> None:
@@ -50,10 +63,8 @@ def test_a_cleared_task_runs_again_and_reattach_on_clear_carries_on(deployment: 
     assert second[2] == first[2], "reattach_on_clear=True must not submit again"
     assert api.xcom(DAG_ID, run_id, "run_again")[0]["job_id"] == second[3][1]
     assert api.xcom(DAG_ID, run_id, "carry_on")[0]["job_id"] == first[2][0]
-    again = events(api.log(DAG_ID, run_id, "run_again", 2))
-    assert any("the task was cleared after try 1" in line and "anew" in line for line in again), again
-    carried = events(api.log(DAG_ID, run_id, "carry_on", 2))
-    assert any("reattaching, as reattach_on_clear=True asks" in line for line in carried), carried
+    logged_by(api, run_id, "run_again", 2, "the task was cleared after try 1", "anew")
+    logged_by(api, run_id, "carry_on", 2, "reattaching, as reattach_on_clear=True asks")
 
 
 def test_clearing_a_deferred_task_submits_anew(deployment: Deployment) -> None:
