@@ -121,6 +121,6 @@ def test_a_retry_of_one_map_index_reattaches_to_its_own_jobs_only(sandbox: Sandb
     assert len(sandbox.state.zendesk.submits) == 3  # one per map index over all tries
     retried = [index for index in range(3) if ("zendesk", index, 2) in result.ti_logs]
     assert len(retried) == 1
-    assert "reattaching to 1 jobs submitted by earlier tries" in result.ti_logs[("zendesk", retried[0], 2)]
+    assert "reattaching to 1 job submitted by earlier tries" in result.ti_logs[("zendesk", retried[0], 2)]
     rows = rows_of(result, "zendesk", retried[0])
     assert [row["id"] for row in rows] == [[101, 102, 103], [104, 105], [106]][retried[0]]

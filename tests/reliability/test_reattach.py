@@ -112,7 +112,7 @@ def test_a_retry_after_the_timeout_reattaches(sandbox: SandboxServer, vendor: Ve
     assert result.try_numbers["op"] == 2
     first, second = (result.ti_logs[("op", -1, n)] for n in (1, 2))
     assert "timed out after 3 s" in first and "a retry reattaches" in first
-    assert "reattaching to 1 jobs submitted by earlier tries" in second
+    assert "reattaching to 1 job submitted by earlier tries" in second
     assert submits(sandbox, vendor.name) == 1  # ONE submit over both tries
     assert CANARY_TOKEN not in result.output
 
