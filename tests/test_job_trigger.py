@@ -10,6 +10,7 @@ import pytest
 import structlog
 from conftest import CANARY_TOKEN, zendesk_connection
 
+from airflow_jobstatus.compat import AirflowException
 from airflow_jobstatus.sandbox import SandboxServer
 from airflow_jobstatus.transport_async import session_count
 from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
@@ -173,3 +174,14 @@ async def test_unknown_status_keeps_the_wait_going(
     warnings = [r for r in caplog.records if "'rebalancing-42'" in r.getMessage()]
     assert len(warnings) == 1  # one warning per new value, not per poll
     assert sandbox.state.count(path_prefix=SHOW) >= 3
+
+
+@pytest.mark.parametrize(
+    "payload", [{"outcome": "finished"}, {"outcome": None}, {}], ids=["unknown", "none", "missing"]
+)
+def test_an_event_with_an_unknown_outcome_is_refused(payload: dict[str, Any]) -> None:
+    """An event this release cannot read is never taken for jobs that ended (the task would judge jobs it
+    never saw end)."""
+    with pytest.raises(AirflowException, match="no outcome this release knows"):
+        WaitEvent.from_payload(payload)
+    assert WaitEvent.from_payload({"outcome": "decided", "message": "m"}).outcome == "decided"

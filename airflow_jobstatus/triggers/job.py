@@ -16,11 +16,11 @@ import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Literal, NoReturn
+from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast, get_args
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_jobstatus.checks import finite_number, positive_seconds, sane_delay
+from airflow_jobstatus.checks import finite_number, positive_seconds, sane_delay, short_repr
 from airflow_jobstatus.compat import AirflowException, AirflowFailException
 from airflow_jobstatus.errors import ConfigurationError, JobStatusError, TransientVendorError
 from airflow_jobstatus.models import Job, JobState
@@ -105,10 +105,17 @@ class WaitEvent:
 
     @classmethod
     def from_payload(cls, payload: dict[str, Any]) -> WaitEvent:
-        """Rebuild from a TriggerEvent payload."""
+        """Rebuild from a TriggerEvent payload; an outcome this release does not know is refused (a task
+        must never take an event it cannot read for jobs that ended)."""
+        outcome = payload.get("outcome") if isinstance(payload, dict) else None
+        if outcome not in get_args(Outcome):
+            raise AirflowException(
+                f"the trigger's event has no outcome this release knows ({short_repr(outcome)}; expected one "
+                f"of {', '.join(get_args(Outcome))}): was it written by a newer release? A retry waits again"
+            )
         jobs = [JobSummary(**job) for job in payload.get("jobs", [])]
         return cls(
-            outcome=payload["outcome"],
+            outcome=cast(Outcome, outcome),
             message=payload.get("message", ""),
             jobs=jobs,
             resume=payload.get("resume"),
