@@ -76,18 +76,22 @@ def path_part(text: Any) -> str:
     return part
 
 
-def default_result_path(context: Any, job_id: str) -> str:
-    """The path a task's job result goes to with ``inline_limit=0`` and no ``output_path`` (see the
-    module docstring); logs which setting chose the base."""
+def task_folder(context: Any, base: str) -> str:
+    """``{base}/{dag_id}/{run_id}/{task_id}[/map_{index}]``: the task instance's own folder under
+    ``base``, each part safe as a path segment (:func:`path_part`)."""
     ti = context["ti"]
-    base, source = result_base_path()
     parts = [ti.dag_id, ti.run_id, ti.task_id]
     map_index = getattr(ti, "map_index", -1)
     if map_index is not None and map_index >= 0:
         parts.append(f"map_{map_index}")
-    segments = [path_part(part) for part in parts]
-    segments.append(f"{path_part(job_id)}.json")
-    path = "/".join([base.rstrip("/"), *segments])
+    return "/".join([base.rstrip("/"), *(path_part(part) for part in parts)])
+
+
+def default_result_path(context: Any, job_id: str) -> str:
+    """The path a task's job result goes to with ``inline_limit=0`` and no ``output_path`` (see the
+    module docstring); logs which setting chose the base."""
+    base, source = result_base_path()
+    path = f"{task_folder(context, base)}/{path_part(job_id)}.json"
     if source is None:
         log.warning(
             "no [%s] %s is set, so the result goes to %s on this worker's disk: set it (environment "

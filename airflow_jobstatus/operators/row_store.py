@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow_jobstatus.checks import loads_json, whole_number
 from airflow_jobstatus.errors import ConfigurationError
-from airflow_jobstatus.result_location import airflow_setting, path_part, result_base_path
+from airflow_jobstatus.result_location import airflow_setting, result_base_path, task_folder
 from airflow_jobstatus.results import object_storage_path_or_error, write_chunks
 
 if TYPE_CHECKING:
@@ -52,16 +52,6 @@ def max_xcom_items() -> int:
         raise ConfigurationError(
             f"[{SECTION}] {OPTION} must be a whole number of items, not {text!r}"
         ) from None
-
-
-def task_folder(context: Context, base: str) -> str:
-    """``{base}/{dag_id}/{run_id}/{task_id}[/map_{index}]``, each part safe as a path segment."""
-    ti = context["ti"]
-    parts = [ti.dag_id, ti.run_id, ti.task_id]
-    map_index = getattr(ti, "map_index", -1)
-    if map_index is not None and map_index >= 0:
-        parts.append(f"map_{map_index}")
-    return "/".join([base.rstrip("/"), *(path_part(part) for part in parts)])
 
 
 @dataclass(frozen=True)

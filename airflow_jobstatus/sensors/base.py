@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_jobstatus.checks import MAX_JOB_ID_CHARS, short_repr
+from airflow_jobstatus.checks import MAX_JOB_ID_CHARS, check_flag, short_repr
 from airflow_jobstatus.compat import AirflowFailException, AirflowSensorTimeout
 from airflow_jobstatus.defaults import DEFAULT_ON_PARTIAL, DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_FOR_ALL
 from airflow_jobstatus.deployment import resolve_deferrable
@@ -19,6 +19,7 @@ from airflow_jobstatus.models import JobState
 from airflow_jobstatus.outcomes import UNFINISHED_ENDS, OnPartial, check_on_partial, judge
 from airflow_jobstatus.triggers.cadence import check_max_poll_interval
 from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
+from airflow_jobstatus.wording import plural
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -86,10 +87,7 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
         self.poll_interval = seconds
         self.max_poll_interval = check_max_poll_interval(self.poll_interval, max_poll_interval)
         self.on_partial = check_on_partial(on_partial)
-        if not isinstance(wait_for_all, bool):
-            got = short_repr(wait_for_all, 40)
-            raise ConfigurationError(f"wait_for_all must be True or False, not {got}")
-        self.wait_for_all = wait_for_all
+        self.wait_for_all = check_flag("wait_for_all", wait_for_all)
         self.deferrable = resolve_deferrable(deferrable)
         self._last_jobs: list[Job] = []
 
@@ -193,9 +191,8 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
         """The verdict of a wait ended by a bad end while jobs still run: the ended jobs' verdict, its
         summary naming the jobs still running."""
         verdict = judge([job for job in jobs if job.state.is_terminal], self.on_partial)
-        noun = "job" if len(running) == 1 else "jobs"
         verdict.summary = (
-            f"{verdict.summary}; {len(running)} {noun} still running, not cancelled at "
+            f"{verdict.summary}; {plural(len(running), 'job')} still running, not cancelled at "
             f"{self.hook_class.vendor}: {', '.join(running)} (wait_for_all=True waits for every job "
             "before failing)"
         )
