@@ -154,3 +154,16 @@ def test_a_results_path_that_cannot_be_used_fails_before_any_request(
     with pytest.raises(ConfigurationError, match=r"results_path 'relative/folder' must be a URL such as"):
         task.execute({"ti": MemoryTi(1), "task_state_store": MemoryStore()})
     assert sandbox.state.count(path_prefix="/api/") == 0
+
+
+@pytest.mark.parametrize("setting", ["nan", "-1", "1e9999", "lots"])
+def test_a_bad_max_xcom_items_is_named_before_any_request(
+    sandbox: SandboxServer, zendesk_conn: str, monkeypatch: pytest.MonkeyPatch, setting: str
+) -> None:
+    monkeypatch.setenv("AIRFLOW__JOBSTATUS__MAX_XCOM_ITEMS", setting)
+    task = ZendeskBulkOperator(
+        task_id="solve", resource="tickets", action="update_many", items=[1], change={"status": "solved"}
+    )
+    with pytest.raises(ConfigurationError, match=r"\[jobstatus\] max_xcom_items must be"):
+        task.execute({"ti": MemoryTi(1), "task_state_store": MemoryStore()})
+    assert sandbox.state.count(path_prefix="/api/") == 0
