@@ -1,10 +1,28 @@
-"""Exceptions raised by hooks and the transport; each message says what to fix."""
+"""Every exception of this provider, and the one rule for what is retried; each message says what to fix.
+
+What is retried, and by whom:
+
+- **Within a request** (the transport): a read is sent again after a :class:`TransientVendorError`
+  (connection error, timeout, 429, 5xx) and after a :class:`VendorResponseError` (a success whose body
+  cannot be read: a proxy may serve a bad page once), with backoff and ``Retry-After``; a write (a
+  submit) never is: it could create a second job. :func:`retried_in_request` says it.
+- **By the task's retries**: every error of this provider fails the try and lets Airflow retry it,
+  except those no retry can change (the connection, the arguments, the credentials, the input the
+  vendor refused, a broken ledger, an unsafe or oversized result): they are also
+  ``AirflowFailException``, so the task fails at once. :func:`retried_by_task` says it.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from airflow_jobstatus.compat import AirflowException, AirflowFailException
+from airflow_jobstatus.index_ranges import describe_indexes
+
+#: HTTP statuses by which a vendor refuses the content of a submit (bad request, field errors): the same
+#: input would be refused again, so no retry of the task sends it.
+INPUT_REFUSED_STATUSES = frozenset({400, 422})
 
 
 class JobStatusError(AirflowException):
@@ -28,9 +46,9 @@ class PermanentVendorError(JobStatusError):
         self.payload = payload
 
 
-class RequestRefused(PermanentVendorError):
+class RequestRefused(PermanentVendorError, AirflowFailException):
     """The vendor refused the content of a request (e.g. GraphQL errors in a 200 answer): the same
-    request would be refused again."""
+    request would be refused again, so the task fails without retrying."""
 
 
 class VendorAuthError(PermanentVendorError, AirflowFailException):
@@ -82,10 +100,9 @@ class CertificateError(PermanentVendorError):
 
 
 class NoJobCreated(JobStatusError):
-    """The vendor answered a submit in full, without starting a job (e.g. a validate-only request).
-
-    ``payload`` is its answer: the result itself.
-    """
+    """Not a failure: the vendor answered a submit in full, without starting a job (e.g. a validate-only
+    request). ``payload`` is its answer, the result itself; an operator delivers it as the job's result
+    would be (:class:`~airflow_jobstatus.operators.single_job.SingleJobOperator`)."""
 
     def __init__(self, message: str, *, payload: Any) -> None:
         super().__init__(message)
@@ -108,3 +125,76 @@ class ResultLimitExceeded(PermanentVendorError, AirflowFailException):
         super().__init__(message)
         self.setting = setting
         self.limit = limit
+
+
+class ResultTooLarge(ConfigurationError):
+    """A result asked for inline (no ``output_path``) is bigger than ``inline_limit``.
+
+    ``size`` is its size when known (inline, or the download's Content-Length), else None; ``read`` how
+    many bytes were read before stopping (0 when the size was known first); ``detail`` says both in words.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_id: str = "",
+        limit: int = 0,
+        size: int | None = None,
+        read: int = 0,
+        detail: str = "",
+    ) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.limit = limit
+        self.size = size
+        self.read = read
+        self.detail = detail
+
+
+class ResultNotText(PermanentVendorError):
+    """A downloaded result is not UTF-8 text, so it cannot go to XCom as it is (decoding it with
+    replacement characters would corrupt it silently). With ``output_path`` its bytes are stored
+    unchanged instead. ``detail`` names the first byte that is not text."""
+
+    def __init__(self, message: str, *, job_id: str = "", detail: str = "") -> None:
+        super().__init__(message)
+        self.job_id = job_id
+        self.detail = detail
+
+
+# --- the wait and the ledger (operators) -------------------------------------------------------------
+class JobWaitTimeout(JobStatusError):
+    """The jobs did not end before the operator's ``timeout``; a retry reattaches to them."""
+
+
+class DuplicateJobId(JobStatusError, AirflowFailException):
+    """The vendor answered two submits with one job id: no retry can tell which items that job covers."""
+
+    def __init__(self, job_id: str, first: Sequence[int], second: Sequence[int]) -> None:
+        super().__init__(
+            f"the vendor answered two submits with one job id {job_id!r}: the submit of "
+            f"{describe_indexes(first)} and the submit of {describe_indexes(second)}"
+        )
+        self.job_id, self.first, self.second = job_id, list(first), list(second)
+
+
+class LedgerUnreadable(JobStatusError, AirflowFailException):
+    """The ledger in the task state store is incomplete or mixes two ledgers."""
+
+
+# --- the rule ---------------------------------------------------------------------------------------
+def retried_in_request(error: BaseException) -> bool:
+    """Whether the transport sends a read again after ``error`` (see the module docstring)."""
+    return isinstance(error, (TransientVendorError, VendorResponseError))
+
+
+def retried_by_task(error: BaseException) -> bool:
+    """Whether Airflow's retries of the task apply to ``error`` (False: the task fails at once)."""
+    return not isinstance(error, AirflowFailException)
+
+
+def refused_input(error: PermanentVendorError) -> bool:
+    """Whether a refused submit was refused for its content (:class:`RequestRefused`, or HTTP 400/422):
+    the same input would be refused again."""
+    return isinstance(error, RequestRefused) or error.status in INPUT_REFUSED_STATUSES

@@ -25,15 +25,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from airflow_jobstatus.compat import AirflowFailException
+from airflow_jobstatus.errors import DuplicateJobId, LedgerUnreadable
 from airflow_jobstatus.index_ranges import (
     IndexRanges,
-    describe_indexes,
     from_ranges,
     normalized,
     normalized_ranges,
     subtract_ranges,
     to_ranges,
+)
+from airflow_jobstatus.index_ranges import (
+    describe_indexes as describe_indexes,
 )
 from airflow_jobstatus.models import ItemResult, Job, JobState
 
@@ -52,21 +54,6 @@ PUBLISH_EVERY_SUBMIT_UP_TO = 100
 def segment_key(number: int) -> str:
     """The task-state-store key of the ledger's segment ``number``."""
     return f"{LEDGER_KEY}.{number}"
-
-
-class DuplicateJobId(AirflowFailException):
-    """The vendor answered two submits with one job id: no retry can tell which items that job covers."""
-
-    def __init__(self, job_id: str, first: Sequence[int], second: Sequence[int]) -> None:
-        super().__init__(
-            f"the vendor answered two submits with one job id {job_id!r}: the submit of "
-            f"{describe_indexes(first)} and the submit of {describe_indexes(second)}"
-        )
-        self.job_id, self.first, self.second = job_id, list(first), list(second)
-
-
-class LedgerUnreadable(AirflowFailException):
-    """The ledger in the task state store is incomplete or mixes two ledgers."""
 
 
 @dataclass

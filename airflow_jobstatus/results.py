@@ -35,7 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from airflow_jobstatus.checks import loads_json, short_repr
-from airflow_jobstatus.errors import ConfigurationError, PermanentVendorError, TransientVendorError
+from airflow_jobstatus.errors import (
+    ConfigurationError,
+    PermanentVendorError,
+    ResultNotText,
+    ResultTooLarge,
+    TransientVendorError,
+)
 from airflow_jobstatus.transport import Download, RetryPolicy
 from airflow_jobstatus.wording import plural
 
@@ -69,42 +75,6 @@ class ResultSource:
     job_id: str
     inline: str | None
     url: str | None
-
-
-class ResultTooLarge(ConfigurationError):
-    """A result asked for inline (no ``output_path``) is bigger than ``inline_limit``.
-
-    ``size`` is its size when known (inline, or the download's Content-Length), else None; ``read`` how
-    many bytes were read before stopping (0 when the size was known first); ``detail`` says both in words.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        job_id: str = "",
-        limit: int = 0,
-        size: int | None = None,
-        read: int = 0,
-        detail: str = "",
-    ) -> None:
-        super().__init__(message)
-        self.job_id = job_id
-        self.limit = limit
-        self.size = size
-        self.read = read
-        self.detail = detail
-
-
-class ResultNotText(PermanentVendorError):
-    """A downloaded result is not UTF-8 text, so it cannot go to XCom as it is (decoding it with
-    replacement characters would corrupt it silently). With ``output_path`` its bytes are stored
-    unchanged instead. ``detail`` names the first byte that is not text."""
-
-    def __init__(self, message: str, *, job_id: str = "", detail: str = "") -> None:
-        super().__init__(message)
-        self.job_id = job_id
-        self.detail = detail
 
 
 def deliver_result(

@@ -24,7 +24,7 @@ from airflow_jobstatus.defaults import (
     DEFAULT_TIMEOUT,
     DEFAULT_WAIT_FOR_COMPLETION,
 )
-from airflow_jobstatus.errors import ConfigurationError, NoJobCreated
+from airflow_jobstatus.errors import ConfigurationError
 from airflow_jobstatus.hooks.tradedesk import TradeDeskHook
 from airflow_jobstatus.hooks.tradedesk_models import JobKind
 from airflow_jobstatus.hooks.tradedesk_submits import (
@@ -34,10 +34,10 @@ from airflow_jobstatus.hooks.tradedesk_submits import (
     check_payload,
     check_query,
 )
-from airflow_jobstatus.ledger import LEDGER_KEY, Ledger
+from airflow_jobstatus.ledger import LEDGER_KEY
 from airflow_jobstatus.models import Job, JobState
-from airflow_jobstatus.operators.base import SubmitJobOperator
-from airflow_jobstatus.outcomes import OnPartial, Verdict, judge
+from airflow_jobstatus.operators.single_job import SingleJobOperator
+from airflow_jobstatus.outcomes import OnPartial, Verdict
 from airflow_jobstatus.result_location import default_result_path
 from airflow_jobstatus.results import (
     DEFAULT_INLINE_LIMIT,
@@ -59,7 +59,7 @@ RESULT_RETENTION = "24 hours"
 NO_JOB_RESULT = "validate_only"
 
 
-class TradeDeskJobOperator(SubmitJobOperator):
+class TradeDeskJobOperator(SingleJobOperator):
     """Base of the Trade Desk operators: one request, one job, one result.
 
     ``Success`` delivers the result; ``PartialSuccess`` follows ``on_partial`` (``"warn"`` delivers the
@@ -95,8 +95,6 @@ class TradeDeskJobOperator(SubmitJobOperator):
     """
 
     hook_class = TradeDeskHook
-    per_item_rows = False  # one result per request: output_path and inline_limit decide its shape
-    max_items_per_job = 1
     job_kind: ClassVar[JobKind] = "standard"
 
     def __init__(
@@ -116,7 +114,7 @@ class TradeDeskJobOperator(SubmitJobOperator):
         deferrable: bool | None = None,
         **kwargs: Any,
     ) -> None:
-        # Not in the signature: the rows file is for one row per input item (see per_item_rows).
+        # Not in the signature: results_path is the bulk operators' rows file (one row per input item).
         if kwargs.get("results_path"):
             raise ConfigurationError(
                 "results_path is for operators with one result row per input item; a Trade Desk "
@@ -140,16 +138,7 @@ class TradeDeskJobOperator(SubmitJobOperator):
         self.output_path = output_path
         self.inline_limit = check_inline_limit(inline_limit)
 
-    # --- what each Trade Desk operator defines ----------------------------------------------------
-    def request(self) -> Any:
-        """The rendered request (query or payload), checked before anything is sent."""
-        raise NotImplementedError
-
-    def request_name(self) -> str:
-        """What the one request is called in the log: ``submitted the GraphQL query as job 9000001``."""
-        return "the request"
-
-    # --- SubmitJobOperator ------------------------------------------------------------------------
+    # --- SingleJobOperator --------------------------------------------------------------------------
     def hook_params(self) -> dict[str, Any]:
         """The job kind: it picks the status path, in the worker and in the trigger."""
         return {"job_kind": self.job_kind}
@@ -158,31 +147,19 @@ class TradeDeskJobOperator(SubmitJobOperator):
         """The one request this task sends; ``output_path`` is checked before it goes."""
         if self.output_path:
             check_output_path(self.output_path)
-        return [self.request()]
+        return super().prepare_items()
 
-    def submitted_line(self, job_id: str, chunk: list[int]) -> str:
-        """``submitted the GraphQL query as job 9000001``: one request, one job, no items to name."""
-        return f"submitted {self.request_name()} as job {job_id}"
-
-    def publish_job_ids(self, context: Context, ledger: Ledger) -> None:
-        """``job_ids`` as for every operator, and ``job_id``: the job that answers for the request."""
-        super().publish_job_ids(context, ledger)
-        context["ti"].xcom_push(key="job_id", value=ledger.job_ids()[-1])
-
-    def conclude(
-        self, context: Context, items: list[Any], ledger: Ledger, jobs: dict[str, Job]
-    ) -> tuple[Any, Verdict]:
-        """Judge the job; when it may deliver, read it afresh (inline result, fresh link) and deliver."""
-        (record,) = ledger.answering()
-        job = jobs[record.id]
-        verdict = judge([job], self.on_partial)
-        summary = {"job_id": job.id, "status": job.vendor_status, "errors": job.errors}
+    def judge_job(self, job: Job) -> Verdict:
+        """As for any job; ``ResultsExpired`` says the results are gone and what a retry does."""
+        verdict = super().judge_job(job)
         if job.state is JobState.EXPIRED:
             # The ledger counts an expired job as not done: a retry (or clearing the task) submits anew.
             again = "A retry of this task, or clearing it, submits the request again as a new job"
             self._results_gone(verdict, job.id, "the job reports ResultsExpired", again)
-        if not verdict.ok:
-            return summary, verdict
+        return verdict
+
+    def deliver(self, context: Context, job: Job, verdict: Verdict) -> Any:
+        """Read the job afresh (inline result, fresh link) and deliver its result."""
         hook = cast(TradeDeskHook, self.hook)
         fresh = hook.get_job(job.id)
         if fresh.raw_result is None and fresh.result_url is None:
@@ -193,15 +170,15 @@ class TradeDeskJobOperator(SubmitJobOperator):
             )
             why = "it carries neither an inline result nor a link"
             self._results_gone(verdict, job.id, why, again)
-            return summary, verdict
+            return None
         try:
-            result = hook.download_result(
+            return hook.download_result(
                 fresh, self.destination(context, fresh.id), inline_limit=self.inline_limit
             )
         except (ResultTooLarge, ResultNotText) as error:
+            summary = {"job_id": job.id, "status": job.vendor_status, "errors": job.errors}
             context["ti"].xcom_push(key="return_value", value=summary)
             raise AirflowFailException(self._not_inline(fresh, error)) from None
-        return result, verdict
 
     def destination(self, context: Context, name: str) -> str | None:
         """Where the result is written: ``output_path``; with ``inline_limit=0`` and no ``output_path``,
@@ -360,11 +337,11 @@ class TradeDeskGraphQLBulkQueryOperator(TradeDeskJobOperator):
         """``the GraphQL query``."""
         return "the GraphQL query"
 
-    def submit_items(self, items: list[Any]) -> Job:
+    def submit(self, request: Any) -> Job:
         """``POST /graphqlbulkqueryjob``."""
         hook = cast(TradeDeskHook, self.hook)
         return hook.submit_graphql_query(
-            items[0], callback_url=self.callback_url, callback_headers=self.callback_headers
+            request, callback_url=self.callback_url, callback_headers=self.callback_headers
         )
 
 
@@ -464,15 +441,7 @@ class TradeDeskStandardJobOperator(TradeDeskJobOperator):
         """The kind: the same payload for another kind is another request."""
         return ["standard", self.kind]
 
-    def submit_items(self, items: list[Any]) -> Job:
-        """The standard job's call."""
-        return cast(TradeDeskHook, self.hook).submit_standard_job(self.kind, items[0])
-
-    def execute(self, context: Context) -> Any:
-        """Submit and wait; an answer without a job (validate-only) is the result itself, delivered like
-        a job's (written to ``output_path`` when it is set)."""
-        try:
-            return super().execute(context)
-        except NoJobCreated as answered:
-            self.log.info("%s", answered)
-            return self.deliver_answer(context, answered.payload)
+    def submit(self, request: Any) -> Job:
+        """The standard job's call; an update with ``validateInputOnly`` may be answered without a job
+        (:meth:`deliver_answer` then delivers the answer)."""
+        return cast(TradeDeskHook, self.hook).submit_standard_job(self.kind, request)

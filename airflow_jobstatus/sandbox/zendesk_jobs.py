@@ -31,6 +31,8 @@ class ZendeskSandboxConfig:
     password: str = "sandbox-password"
     oauth_token: str = "sandbox-oauth-token"
     job_seconds: float = 3.0
+    #: Durations of new jobs in turn, cycling (jobs of varied length); empty: every job `job_seconds`.
+    job_seconds_cycle: list[float] = field(default_factory=list)
     queued_fraction: float = 0.2
     max_active_jobs: int = 30
     job_limit_retry_after: float = 1
@@ -149,6 +151,14 @@ class ZendeskState(VendorStore[ZendeskSandboxConfig]):
             self.external_ids: dict[str, int] = {}
             self.rate_window = SlidingWindow(60.0)
             self._next_id = 10001
+            self._jobs_made = 0
+
+    def _next_duration(self) -> float:
+        """The duration of a new job given none: the next of `job_seconds_cycle`, else `job_seconds`."""
+        cycle = self.config.job_seconds_cycle
+        with self.lock:
+            self._jobs_made += 1
+            return float(cycle[(self._jobs_made - 1) % len(cycle)]) if cycle else self.config.job_seconds
 
     def new_id(self) -> int:
         """Return a fresh record id."""
@@ -200,7 +210,7 @@ class ZendeskState(VendorStore[ZendeskSandboxConfig]):
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {OUTCOMES}, not {outcome!r}")
         kind = JOB_TYPES.get(job_type, JobType(UPDATE)).kind
-        duration = self.config.job_seconds if duration is None else duration
+        duration = self._next_duration() if duration is None else duration
         queued = duration * self.config.queued_fraction if queued_for is None else min(queued_for, duration)
         job = ZendeskJob(
             id=uuid.uuid4().hex,
