@@ -7,11 +7,14 @@ from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_jobstatus.checks import loads_json, positive_seconds, short_repr
-from airflow_jobstatus.errors import ConfigurationError
+from airflow_jobstatus.errors import ConfigurationError, TransientVendorError
 from airflow_jobstatus.progress import ProgressReporter
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from airflow_jobstatus.hooks.base import JobHook
+    from airflow_jobstatus.models import Job
 
 __all__ = ["JobTaskMixin", "literal_text", "positive_seconds", "rendered_list"]
 
@@ -36,6 +39,17 @@ class JobTaskMixin:
     @cached_property
     def _reporter(self) -> ProgressReporter:
         return ProgressReporter(self.log)
+
+    def read_jobs(self, job_ids: Sequence[str], *, still: str = "still waiting") -> list[Job] | None:
+        """The jobs' current status, their progress reported in the log; None after a transient failure
+        (logged with ``still``: the wait goes on). Any other error is raised."""
+        try:
+            jobs = self.hook.get_jobs(job_ids)
+        except TransientVendorError as error:
+            self.log.warning("%s; %s", error, still)
+            return None
+        self._reporter.report(jobs)
+        return jobs
 
     def keep_given_text(self, **arguments: Any) -> None:
         """Remember which list arguments were given as text, before rendering replaces them (see

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from airflow_jobstatus.errors import ConfigurationError
 from airflow_jobstatus.models import Job, JobState
@@ -42,6 +42,15 @@ class Verdict:
     failures: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     headline: str = ""
+
+    def log_to(self, log: Any) -> None:
+        """Write every warning and failure line to ``log`` and, when the task succeeds, the summary."""
+        for line in self.warnings:
+            log.warning("%s", line)
+        for line in self.failures:
+            log.error("%s", line)
+        if self.ok:
+            log.info("%s", self.summary)
 
     def error_message(self) -> str:
         """The exception message: the headline (why), the summary (counts), then the first failures (all

@@ -1,4 +1,5 @@
-"""Run every benchmark (issue 8; (f): issue 15) and write ``benchmarks/RESULTS.md`` (``make bench``).
+"""Run every benchmark (issue 8; (f): issue 15; (g): issue 17) and write ``benchmarks/RESULTS.md``
+(``make bench``).
 
 ``python -m benchmarks.run [--quick] [--only a,c] [--output PATH]``: ``--quick`` runs tiny versions
 (a smoke test of the harness, a minute or two) and writes no file unless ``--output`` is given.
@@ -13,7 +14,15 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from benchmarks import import_cost, latency, ledger_cost, result_memory, trigger_cost, vendor_calls
+from benchmarks import (
+    import_cost,
+    latency,
+    ledger_cost,
+    result_memory,
+    throughput,
+    trigger_cost,
+    vendor_calls,
+)
 from benchmarks.common import Result
 from benchmarks.report import machine, render
 
@@ -24,6 +33,7 @@ BENCHMARKS: dict[str, Callable[[bool], Result]] = {
     "d": import_cost.run,
     "e": latency.run,
     "f": ledger_cost.run,
+    "g": throughput.run,
 }
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 

@@ -42,7 +42,7 @@ from airflow_jobstatus.defaults import (
     DEFAULT_WAIT_FOR_COMPLETION,
 )
 from airflow_jobstatus.deployment import resolve_deferrable
-from airflow_jobstatus.errors import ConfigurationError, JobWaitTimeout, TransientVendorError
+from airflow_jobstatus.errors import ConfigurationError, JobWaitTimeout
 from airflow_jobstatus.job_task import JobTaskMixin, positive_seconds
 from airflow_jobstatus.ledger import JobRecord, Ledger, describe_indexes
 from airflow_jobstatus.models import ItemResult, Job, JobState
@@ -250,12 +250,9 @@ class JobEngineOperator(SubmitMixin, ReattachMixin, JobTaskMixin, BaseOperator):
         cadence = PollCadence(self.poll_interval, self.max_poll_interval)
         while True:
             delay = self.poll_interval
-            try:
-                jobs = self.hook.get_jobs(job_ids)
-            except TransientVendorError as error:
-                self.log.warning("%s; still waiting", error)
-            else:
-                self._reporter.report(jobs)
+            read = self.read_jobs(job_ids)
+            if read is not None:
+                jobs = read
                 ended = [job.state.is_terminal for job in jobs]
                 if all(ended):
                     return jobs
@@ -306,14 +303,10 @@ class JobEngineOperator(SubmitMixin, ReattachMixin, JobTaskMixin, BaseOperator):
             jobs.update((job.id, job) for job in self.hook.get_jobs(missing))
         result, verdict = self.conclude(context, items, ledger, jobs)
         result = self._rows.deliver(result, ledger.job_ids())
-        for line in verdict.warnings:
-            self.log.warning("%s", line)
-        for line in verdict.failures:
-            self.log.error("%s", line)
+        verdict.log_to(self.log)
         if not verdict.ok:
             context["ti"].xcom_push(key="return_value", value=result)
             raise AirflowException(verdict.error_message())
-        self.log.info("%s", verdict.summary)
         return result
 
     def _save(self, context: Context, ledger: Ledger) -> None:

@@ -13,7 +13,7 @@ from airflow_jobstatus.checks import MAX_JOB_ID_CHARS, check_flag, short_repr
 from airflow_jobstatus.compat import AirflowFailException, AirflowSensorTimeout
 from airflow_jobstatus.defaults import DEFAULT_ON_PARTIAL, DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_FOR_ALL
 from airflow_jobstatus.deployment import resolve_deferrable
-from airflow_jobstatus.errors import ConfigurationError, TransientVendorError
+from airflow_jobstatus.errors import ConfigurationError
 from airflow_jobstatus.job_task import JobTaskMixin, positive_seconds
 from airflow_jobstatus.models import JobState
 from airflow_jobstatus.outcomes import UNFINISHED_ENDS, OnPartial, check_on_partial, judge
@@ -106,26 +106,18 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
         ids = self.job_ids()
         if not self.deferrable:
             return self._poll_in_worker(context)
-        try:
-            jobs = self.hook.get_jobs(ids)
-        except TransientVendorError as error:
-            self.log.warning("%s; the triggerer will keep trying", error)
-        else:
-            self._reporter.report(jobs)
-            if self._decided(jobs):
-                return self._finish(jobs)
+        jobs = self.read_jobs(ids, still="the triggerer will keep trying")
+        if jobs is not None and self._decided(jobs):
+            return self._finish(jobs)
         self._defer(ids)
         return None
 
     def poke(self, context: Context) -> bool | PokeReturnValue:
         """One read in worker mode: done when every job has ended, or (unless ``wait_for_all``) one has
         ended badly (a transient failure: not yet)."""
-        try:
-            jobs = self.hook.get_jobs(self.job_ids())
-        except TransientVendorError as error:
-            self.log.warning("%s; still waiting", error)
+        jobs = self.read_jobs(self.job_ids())
+        if jobs is None:
             return False
-        self._reporter.report(jobs)
         self._last_jobs = jobs
         if not self._decided(jobs):
             return False
@@ -177,13 +169,9 @@ class JobSensor(JobTaskMixin, BaseSensorOperator):
         running = [job.id for job in jobs if not job.state.is_terminal]
         if running and not verdict.ok:
             verdict = self._decided_early(jobs, running)
-        for line in verdict.warnings:
-            self.log.warning("%s", line)
-        for line in verdict.failures:
-            self.log.error("%s", line)
+        verdict.log_to(self.log)
         if not verdict.ok:
             raise AirflowFailException(verdict.error_message())
-        self.log.info("%s", verdict.summary)
         dicts = [self.hook_class.job_for_xcom(job) for job in jobs]
         return dicts[0] if self._single() else dicts
 
