@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ast
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
 from airflow_jobstatus.checks import loads_json, positive_seconds, short_repr
 from airflow_jobstatus.errors import ConfigurationError, TransientVendorError
@@ -16,11 +16,16 @@ if TYPE_CHECKING:
     from airflow_jobstatus.hooks.base import JobHook
     from airflow_jobstatus.models import Job
 
-__all__ = ["JobTaskMixin", "literal_text", "positive_seconds", "rendered_list"]
+__all__ = ["HookT", "JobTaskMixin", "literal_text", "positive_seconds", "rendered_list"]
+
+#: The vendor hook of a task class: ``ZendeskBulkOperator`` is a ``SubmitJobOperator[ZendeskJobHook]``,
+#: so its :attr:`~JobTaskMixin.hook` is typed as the vendor's (no casts in vendor modules).
+HookT = TypeVar("HookT", bound="JobHook")
 
 
-class JobTaskMixin:
-    """Mixed into an operator that reads vendor jobs: ``hook_class`` and ``conn_id`` give :attr:`hook`."""
+class JobTaskMixin(Generic[HookT]):
+    """Mixed into an operator that reads vendor jobs: ``hook_class`` and ``conn_id`` give :attr:`hook`,
+    typed as the class's hook (``HookT``)."""
 
     hook_class: ClassVar[type[JobHook]]
     conn_id: str
@@ -32,9 +37,9 @@ class JobTaskMixin:
         return {}
 
     @cached_property
-    def hook(self) -> JobHook:
+    def hook(self) -> HookT:
         """The vendor hook for ``conn_id``, built on first use (on the worker, never at DAG parse)."""
-        return self.hook_class(self.conn_id, **self.hook_params())
+        return cast(HookT, self.hook_class(self.conn_id, **self.hook_params()))
 
     @cached_property
     def _reporter(self) -> ProgressReporter:

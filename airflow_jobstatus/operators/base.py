@@ -26,6 +26,7 @@ from airflow_jobstatus.defaults import (
     DEFAULT_WAIT_FOR_COMPLETION,
 )
 from airflow_jobstatus.errors import INPUT_REFUSED_STATUSES, JobWaitTimeout
+from airflow_jobstatus.job_task import HookT
 from airflow_jobstatus.ledger import Ledger
 from airflow_jobstatus.models import Job
 from airflow_jobstatus.operators.engine import JobEngineOperator
@@ -43,7 +44,7 @@ __all__ = ["INPUT_REFUSED", "REFUSED_SUBMIT_WAIT", "JobWaitTimeout", "SubmitJobO
 INPUT_REFUSED = INPUT_REFUSED_STATUSES
 
 
-class SubmitJobOperator(JobEngineOperator):
+class SubmitJobOperator(JobEngineOperator[HookT]):
     """Base of the bulk operators: many items, sent as jobs of ``max_items_per_job``, one result per item.
 
     A vendor operator sets ``hook_class`` and defines :meth:`prepare_items` and :meth:`submit_items`,

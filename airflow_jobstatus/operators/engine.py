@@ -43,7 +43,7 @@ from airflow_jobstatus.defaults import (
 )
 from airflow_jobstatus.deployment import resolve_deferrable
 from airflow_jobstatus.errors import ConfigurationError, JobWaitTimeout
-from airflow_jobstatus.job_task import JobTaskMixin, positive_seconds
+from airflow_jobstatus.job_task import HookT, positive_seconds
 from airflow_jobstatus.ledger import JobRecord, Ledger, describe_indexes
 from airflow_jobstatus.models import ItemResult, Job, JobState
 from airflow_jobstatus.operators.items import job_level_results
@@ -62,7 +62,7 @@ if TYPE_CHECKING:
 ANY_END = [state.value for state in JobState if state.is_terminal]
 
 
-class JobEngineOperator(SubmitMixin, ReattachMixin, JobTaskMixin, BaseOperator):
+class JobEngineOperator(SubmitMixin[HookT], ReattachMixin[HookT], BaseOperator):
     """Base of every job operator: runs the flow of the module docstring.
 
     An operator shape defines :meth:`conclude` (and may choose where results go: :meth:`choose_rows`);

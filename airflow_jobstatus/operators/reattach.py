@@ -9,10 +9,11 @@ from a clear are in :mod:`airflow_jobstatus.operators.tries`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any
 
 from airflow_jobstatus.compat import AirflowFailException
 from airflow_jobstatus.errors import JobNotFoundError
+from airflow_jobstatus.job_task import HookT, JobTaskMixin
 from airflow_jobstatus.ledger import LEDGER_KEY, JobRecord, Ledger, describe_indexes, fingerprint
 from airflow_jobstatus.models import ItemResult, Job
 from airflow_jobstatus.operators.tries import attempt, started_anew
@@ -21,21 +22,14 @@ from airflow_jobstatus.wording import plural
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_jobstatus.hooks.base import JobHook
-    from airflow_jobstatus.progress import ProgressReporter
 
-
-class ReattachMixin:
+class ReattachMixin(JobTaskMixin[HookT]):
     """Opens a job operator's ledger at the start of a try (mixed into the engine, which defines the
     methods and attributes named under TYPE_CHECKING)."""
 
     if TYPE_CHECKING:
-        log: Any
-        hook: JobHook
-        hook_class: ClassVar[type[JobHook]]
         reattach_on_clear: bool
         resubmit_unconfirmed: bool
-        _reporter: ProgressReporter
 
         def request_identity(self) -> Any: ...
         def item_results(self, job: Job, record: JobRecord, items: list[Any]) -> dict[int, ItemResult]: ...

@@ -15,6 +15,7 @@ from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_jobstatus.errors import NoJobCreated
+from airflow_jobstatus.job_task import HookT
 from airflow_jobstatus.ledger import Ledger
 from airflow_jobstatus.models import Job
 from airflow_jobstatus.operators.engine import JobEngineOperator
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from airflow.sdk import Context
 
 
-class SingleJobOperator(JobEngineOperator):
+class SingleJobOperator(JobEngineOperator[HookT]):
     """Base of the operators whose request is one job with one result (see the module docstring).
 
     A vendor operator sets ``hook_class`` and defines :meth:`request`, :meth:`submit` and

@@ -31,27 +31,24 @@ from airflow_jobstatus.errors import (
     VendorResponseError,
     refused_input,
 )
+from airflow_jobstatus.job_task import HookT, JobTaskMixin
 from airflow_jobstatus.ledger import DuplicateJobId, Ledger, describe_indexes, submit_details
 from airflow_jobstatus.transport import RetryPolicy
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_jobstatus.hooks.base import JobHook
     from airflow_jobstatus.models import Job
 
 #: Seconds to wait after a refused submit when the vendor sends no Retry-After.
 REFUSED_SUBMIT_WAIT = 10.0
 
 
-class SubmitMixin:
+class SubmitMixin(JobTaskMixin[HookT]):
     """Submits a job operator's pending items, at most ``max_jobs_in_flight`` jobs at a time (mixed into
     the engine, which defines the methods and attributes named under TYPE_CHECKING)."""
 
     if TYPE_CHECKING:
-        log: Any
-        hook: JobHook
-        hook_class: ClassVar[type[JobHook]]
         max_items_per_job: ClassVar[int]
         max_jobs_in_flight: int
         timeout: float

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_jobstatus.compat import AirflowFailException
 from airflow_jobstatus.defaults import (
@@ -59,7 +59,7 @@ RESULT_RETENTION = "24 hours"
 NO_JOB_RESULT = "validate_only"
 
 
-class TradeDeskJobOperator(SingleJobOperator):
+class TradeDeskJobOperator(SingleJobOperator[TradeDeskHook]):
     """Base of the Trade Desk operators: one request, one job, one result.
 
     ``Success`` delivers the result; ``PartialSuccess`` follows ``on_partial`` (``"warn"`` delivers the
@@ -160,7 +160,7 @@ class TradeDeskJobOperator(SingleJobOperator):
 
     def deliver(self, context: Context, job: Job, verdict: Verdict) -> Any:
         """Read the job afresh (inline result, fresh link) and deliver its result."""
-        hook = cast(TradeDeskHook, self.hook)
+        hook = self.hook
         fresh = hook.get_job(job.id)
         if fresh.raw_result is None and fresh.result_url is None:
             verdict.ok = False
@@ -195,7 +195,7 @@ class TradeDeskJobOperator(SingleJobOperator):
         be, so the return value has the same shape (written to ``output_path`` when it is set)."""
         text = json.dumps(answer, ensure_ascii=False)
         source = ResultSource(NO_JOB_RESULT, text, None)
-        hook = cast(TradeDeskHook, self.hook)
+        hook = self.hook
         try:
             return deliver_result(
                 source,
@@ -339,7 +339,7 @@ class TradeDeskGraphQLBulkQueryOperator(TradeDeskJobOperator):
 
     def submit(self, request: Any) -> Job:
         """``POST /graphqlbulkqueryjob``."""
-        hook = cast(TradeDeskHook, self.hook)
+        hook = self.hook
         return hook.submit_graphql_query(
             request, callback_url=self.callback_url, callback_headers=self.callback_headers
         )
@@ -444,4 +444,4 @@ class TradeDeskStandardJobOperator(TradeDeskJobOperator):
     def submit(self, request: Any) -> Job:
         """The standard job's call; an update with ``validateInputOnly`` may be answered without a job
         (:meth:`deliver_answer` then delivers the answer)."""
-        return cast(TradeDeskHook, self.hook).submit_standard_job(self.kind, request)
+        return self.hook.submit_standard_job(self.kind, request)

@@ -8,9 +8,10 @@ paced to Wistia's 10 per 5 minutes), records the job ids in the task state store
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_jobstatus.defaults import (
     DEFAULT_MAX_JOBS_IN_FLIGHT,
@@ -47,7 +48,7 @@ SAFE_TO_REPEAT = frozenset({"tag", "archive", "restore", "move"})
 NAMED_MEDIA_LIMIT = 100
 
 
-class WistiaJobOperator(SubmitJobOperator):
+class WistiaJobOperator(SubmitJobOperator[WistiaHook]):
     """Base of the Wistia operators: media in, one background job per request, one row per job out.
 
     A subclass says which call a batch of media becomes (:meth:`build_call`). Each returned row is a
@@ -125,13 +126,13 @@ class WistiaJobOperator(SubmitJobOperator):
         self.wistia_conn_id = wistia_conn_id
 
     # --- what each Wistia operator defines --------------------------------------------------------
+    @abstractmethod
     def media(self) -> list[str]:
         """The rendered media (hashed ids) this task works on."""
-        raise NotImplementedError
 
+    @abstractmethod
     def build_call(self, hashed_ids: list[str]) -> WistiaCall:
         """The request for one batch of media (checks every argument; raises ConfigurationError)."""
-        raise NotImplementedError
 
     # --- SubmitJobOperator ------------------------------------------------------------------------
     def prepare_items(self) -> list[Any]:
@@ -142,7 +143,7 @@ class WistiaJobOperator(SubmitJobOperator):
 
     def submit_items(self, items: list[Any]) -> Job:
         """One request for at most 100 media."""
-        return cast(WistiaHook, self.hook).submit(self.build_call(items))
+        return self.hook.submit(self.build_call(items))
 
     def item_results(self, job: Job, record: JobRecord, items: list[Any]) -> dict[int, ItemResult]:
         """Each media shares its job's outcome, except media refused at submit (partial errors)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from airflow_jobstatus.defaults import (
     DEFAULT_MAX_JOBS_IN_FLIGHT,
@@ -22,7 +22,7 @@ from airflow_jobstatus.operators.base import SubmitJobOperator
 from airflow_jobstatus.outcomes import OnPartial
 
 
-class ZendeskBulkOperator(SubmitJobOperator):
+class ZendeskBulkOperator(SubmitJobOperator[ZendeskJobHook]):
     """Creates, updates or deletes any number of Zendesk records with the bulk endpoints; returns one
     result per input item, in input order.
 
@@ -136,7 +136,7 @@ class ZendeskBulkOperator(SubmitJobOperator):
 
     def submit_items(self, items: list[Any]) -> Job:
         """One bulk request for at most 100 items."""
-        hook = cast(ZendeskJobHook, self.hook)
+        hook = self.hook
         return hook.submit_bulk(
             self.resource,
             self.action,

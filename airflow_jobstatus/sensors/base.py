@@ -14,7 +14,7 @@ from airflow_jobstatus.compat import AirflowFailException, AirflowSensorTimeout
 from airflow_jobstatus.defaults import DEFAULT_ON_PARTIAL, DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_FOR_ALL
 from airflow_jobstatus.deployment import resolve_deferrable
 from airflow_jobstatus.errors import ConfigurationError
-from airflow_jobstatus.job_task import JobTaskMixin, positive_seconds
+from airflow_jobstatus.job_task import HookT, JobTaskMixin, positive_seconds
 from airflow_jobstatus.models import JobState
 from airflow_jobstatus.outcomes import UNFINISHED_ENDS, OnPartial, check_on_partial, judge
 from airflow_jobstatus.triggers.cadence import check_max_poll_interval
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from airflow_jobstatus.outcomes import Verdict
 
 
-class JobSensor(JobTaskMixin, BaseSensorOperator):
+class JobSensor(JobTaskMixin[HookT], BaseSensorOperator):
     """Waits until vendor jobs end; returns the final job (or list of jobs) as JSON-ready dicts.
 
     With several jobs, the sensor fails as soon as one of them has ended in a way that fails the task

@@ -23,7 +23,7 @@ KIND_CHOICES = (
 )
 
 
-class TradeDeskJobSensor(JobSensor):
+class TradeDeskJobSensor(JobSensor[TradeDeskHook]):
     """Waits for Trade Desk jobs to end; returns the final job status(es), without the inline result.
 
     Succeeds on ``Success``; fails on ``Failure``, ``Cancelled``, ``ResultsExpired``, an id The Trade

@@ -12,7 +12,7 @@ from airflow_jobstatus.outcomes import OnPartial
 from airflow_jobstatus.sensors.base import JobSensor
 
 
-class WistiaJobSensor(JobSensor):
+class WistiaJobSensor(JobSensor[WistiaHook]):
     """Waits for Wistia background jobs (``/background_job_status/{id}``) to end; returns their final status.
 
     Succeeds when every job ``finished``; fails on ``failed``, on a job id Wistia does not know, and at

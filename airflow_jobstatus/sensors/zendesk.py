@@ -12,7 +12,7 @@ from airflow_jobstatus.outcomes import OnPartial
 from airflow_jobstatus.sensors.base import JobSensor
 
 
-class ZendeskJobSensor(JobSensor):
+class ZendeskJobSensor(JobSensor[ZendeskJobHook]):
     """Waits for Zendesk jobs (``/api/v2/job_statuses``) to end; returns the final job status(es).
 
     Succeeds when every job ``completed``; fails on ``failed`` / ``killed``, on a job id Zendesk no
