@@ -110,6 +110,19 @@ class Job(BaseModel):
             return self
         return self.model_copy(update={"results": self.failed_items, "raw_result": None})
 
+    def fraction_done(self) -> float | None:
+        """How much of the job is done, 0 to 1, from its item counts or its percentage; None when the vendor
+        reports neither (or a count that makes no number)."""
+        if self.progress is not None and self.total:
+            # (``progress / total`` of two ints beyond float range raises OverflowError: a count at or past
+            # the total is done, and a smaller count over a larger one always fits a float.)
+            done = 1.0 if self.progress >= self.total else self.progress / self.total
+        elif self.percent is not None:
+            done = self.percent / 100.0
+        else:
+            return None
+        return min(max(done, 0.0), 1.0) if math.isfinite(done) else None
+
     def progress_text(self) -> str:
         """Short progress for logs, e.g. ``412/1000 (41%)``, ``57%`` or ``queued``."""
         if self.progress is not None and self.total:

@@ -35,7 +35,8 @@ class ProgressReporter:
         """Log the jobs that moved enough since their last line."""
         now = time.monotonic()
         for job in jobs:
-            done = _percent_done(job)
+            fraction = job.fraction_done()
+            done = None if fraction is None else fraction * 100.0
             key = (job.vendor_status, job.progress, job.total, job.percent)
             last = self._seen.get(job.id)
             if last is not None:
@@ -64,9 +65,3 @@ def progress_line(job: Job) -> str:
     if progress == job.vendor_status:
         return f"job {job.id}: {progress}"
     return f"job {job.id}: {progress} [{job.vendor_status}]"
-
-
-def _percent_done(job: Job) -> float | None:
-    if job.progress is not None and job.total:
-        return job.progress * 100.0 / job.total
-    return job.percent

@@ -48,19 +48,6 @@ def check_max_poll_interval(poll_interval: float, max_poll_interval: float | Non
     return ceiling
 
 
-def fraction_done(job: Job) -> float | None:
-    """How much of a job is done, 0 to 1, when the vendor says; None otherwise."""
-    if job.progress is not None and job.total:
-        # (``progress / total`` of two ints beyond float range raises OverflowError: a count at or past the
-        # total is done, and a smaller count over a larger one always fits a float.)
-        done = 1.0 if job.progress >= job.total else job.progress / job.total
-    elif job.percent is not None:
-        done = job.percent / 100.0
-    else:
-        return None
-    return min(max(done, 0.0), 1.0) if math.isfinite(done) else None
-
-
 class PollCadence:
     """Chooses the delay before each next read of one wait's jobs (see the module docstring)."""
 
@@ -76,7 +63,7 @@ class PollCadence:
         return min(max(wanted, self.poll_interval), self.max_poll_interval)
 
     def _delay_for(self, job: Job, now: float) -> float:
-        done = fraction_done(job)
+        done = job.fraction_done()
         if done is None or not math.isfinite(now):  # a NaN or infinite clock: nothing to observe from
             return self.poll_interval
         first = self._first_seen.setdefault(job.id, (now, done))
