@@ -1,4 +1,8 @@
-"""Shared fixtures: one sandbox for the session, Airflow connections pointing at it, a canary token."""
+"""Shared fixtures: one sandbox for the session, Airflow connections pointing at it, a canary token.
+
+The vendors come from the registry (``airflow_jobstatus.vendors``): the shipped ones, and the made-up
+fourth vendor of tests/fourth_vendor, registered here from its one declaration.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +10,7 @@ import atexit
 import json
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +22,17 @@ _AIRFLOW_ROOT = Path(tempfile.mkdtemp(prefix="airflow-tests-"))
 atexit.register(shutil.rmtree, _AIRFLOW_ROOT, ignore_errors=True)
 configure_session(_AIRFLOW_ROOT)
 
-from airflow_jobstatus.sandbox import (  # noqa: E402
-    SandboxServer,
-    SandboxState,
-    TradeDeskSandboxConfig,
-    WistiaSandboxConfig,
-    ZendeskSandboxConfig,
-)
+from fourth_vendor.declaration import DECLARATION as FOURTH_VENDOR  # noqa: E402
+from fourth_vendor.driver import DRIVER as FOURTH_VENDOR_DRIVER  # noqa: E402
+from vendor_drivers import add_driver  # noqa: E402
+
+from airflow_jobstatus.sandbox import SandboxServer, SandboxState  # noqa: E402
+from airflow_jobstatus.vendors import VendorDeclaration, get, load, register, registered  # noqa: E402
+
+#: The made-up fourth vendor joins the shipped three: in the sandbox, the fault matrix, the reattach and
+#: trigger suites (tests/vendor_drivers.py says how the suites drive it).
+register(FOURTH_VENDOR)
+add_driver(FOURTH_VENDOR_DRIVER)
 
 #: The API token of every test connection: it must never show up in logs, XCom, events or errors.
 CANARY_TOKEN = "canary-7f3e9a1c5b-never-log-me"
@@ -43,47 +51,45 @@ def connection_json(**fields: Any) -> str:
     return json.dumps(fields)
 
 
-def zendesk_connection(url: str, **overrides: Any) -> str:
-    """Our Zendesk connection type pointing at ``url``, with the canary token as API token."""
+def sandbox_connection(vendor: VendorDeclaration | str, url: str, **overrides: Any) -> str:
+    """The vendor's connection type pointing at its routes of the sandbox at ``url`` (the declaration's
+    ``url_prefix``), with the canary token as its secret and the declaration's other sandbox fields."""
+    declaration = get(vendor) if isinstance(vendor, str) else vendor
+    assert declaration.sandbox is not None, f"the sandbox does not emulate {declaration.name}"
     fields: dict[str, Any] = {
-        "conn_type": "jobstatus_zendesk",
-        "host": url,
-        "login": AGENT_EMAIL,
+        "conn_type": declaration.connection.connection_type,
+        "host": f"{url}{declaration.sandbox.url_prefix}",
+        **declaration.sandbox.connection_fields,
         "password": CANARY_TOKEN,
     }
     fields.update(overrides)
     return connection_json(**fields)
+
+
+def zendesk_connection(url: str, **overrides: Any) -> str:
+    """Our Zendesk connection type pointing at ``url``, with the canary token as API token."""
+    return sandbox_connection("zendesk", url, **overrides)
 
 
 def wistia_connection(url: str, **overrides: Any) -> str:
     """Our Wistia connection type pointing at the sandbox's Wistia routes, with the canary token."""
-    fields: dict[str, Any] = {
-        "conn_type": "jobstatus_wistia",
-        "host": f"{url}/wistia",
-        "password": CANARY_TOKEN,
-    }
-    fields.update(overrides)
-    return connection_json(**fields)
+    return sandbox_connection("wistia", url, **overrides)
 
 
 def tradedesk_connection(url: str, **overrides: Any) -> str:
     """Our Trade Desk connection type pointing at the sandbox's Trade Desk routes, with the canary token."""
-    fields: dict[str, Any] = {
-        "conn_type": "jobstatus_tradedesk",
-        "host": f"{url}/tradedesk",
-        "password": CANARY_TOKEN,
-    }
-    fields.update(overrides)
-    return connection_json(**fields)
+    return sandbox_connection("tradedesk", url, **overrides)
 
 
 @pytest.fixture(scope="session")
 def sandbox_server() -> Iterator[SandboxServer]:
-    """One sandbox for the whole run; every vendor's API token is the canary."""
-    zendesk = ZendeskSandboxConfig(api_token=CANARY_TOKEN, job_seconds=1.0)
-    wistia = WistiaSandboxConfig(api_token=CANARY_TOKEN, job_seconds=1.0)
-    tradedesk = TradeDeskSandboxConfig(api_token=CANARY_TOKEN, job_seconds=1.0)
-    with SandboxServer(state=SandboxState(zendesk=zendesk, wistia=wistia, tradedesk=tradedesk)) as server:
+    """One sandbox for the whole run, emulating every registered vendor; every API token is the canary."""
+    configs = {
+        vendor.name: load(vendor.sandbox.config_class)(api_token=CANARY_TOKEN, job_seconds=1.0)
+        for vendor in registered()
+        if vendor.sandbox is not None
+    }
+    with SandboxServer(state=SandboxState(vendors=registered(), **configs)) as server:
         yield server
 
 
@@ -110,24 +116,34 @@ def _no_canary_left_behind() -> Iterator[None]:
 
 
 @pytest.fixture
-def zendesk_conn(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> str:
+def vendor_conn(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> Callable[..., str]:
+    """Point a vendor's default connection at the sandbox: ``vendor_conn("acme", **overrides)`` returns
+    the conn id."""
+
+    def connect(name: str, **overrides: Any) -> str:
+        declaration = get(name)
+        monkeypatch.setenv(declaration.conn_env, sandbox_connection(declaration, sandbox.url, **overrides))
+        return declaration.default_conn_id
+
+    return connect
+
+
+@pytest.fixture
+def zendesk_conn(vendor_conn: Callable[..., str]) -> str:
     """``zendesk_default`` pointing at the sandbox (returns the conn id)."""
-    monkeypatch.setenv("AIRFLOW_CONN_ZENDESK_DEFAULT", zendesk_connection(sandbox.url))
-    return "zendesk_default"
+    return vendor_conn("zendesk")
 
 
 @pytest.fixture
-def wistia_conn(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> str:
+def wistia_conn(vendor_conn: Callable[..., str]) -> str:
     """``wistia_default`` pointing at the sandbox (returns the conn id)."""
-    monkeypatch.setenv("AIRFLOW_CONN_WISTIA_DEFAULT", wistia_connection(sandbox.url))
-    return "wistia_default"
+    return vendor_conn("wistia")
 
 
 @pytest.fixture
-def tradedesk_conn(sandbox: SandboxServer, monkeypatch: pytest.MonkeyPatch) -> str:
+def tradedesk_conn(vendor_conn: Callable[..., str]) -> str:
     """``tradedesk_default`` pointing at the sandbox (returns the conn id)."""
-    monkeypatch.setenv("AIRFLOW_CONN_TRADEDESK_DEFAULT", tradedesk_connection(sandbox.url))
-    return "tradedesk_default"
+    return vendor_conn("tradedesk")
 
 
 #: Modules of the fast layer that still take seconds a test (subprocess imports, thousands of waits).

@@ -1,23 +1,31 @@
-"""JobTrigger against the sandbox: waits, survives transient errors, ends on permanent ones, resumes."""
+"""JobTrigger against the sandbox: waits, survives transient errors, ends on permanent ones, resumes.
+
+The Zendesk tests go into the details; the ``every_vendor`` ones run the same wait for every declared
+vendor (the registry, with the made-up fourth vendor of tests/fourth_vendor: tests/vendor_drivers.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 import structlog
 from conftest import CANARY_TOKEN, zendesk_connection
+from vendor_drivers import Vendor, vendors_of
 
 from airflow_jobstatus.compat import AirflowException
 from airflow_jobstatus.sandbox import SandboxServer
 from airflow_jobstatus.transport_async import session_count
 from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
 from airflow_jobstatus.triggers.poller import active_pollers
+from airflow_jobstatus.vendors import registered
 
 HOOK = "airflow_jobstatus.hooks.zendesk.ZendeskJobHook"
 SHOW = "/api/v2/job_statuses/"
+EVERY_VENDOR = [pytest.param(vendor, id=vendor.name) for vendor in vendors_of(registered())]
 
 
 def make_trigger(
@@ -185,3 +193,63 @@ def test_an_event_with_an_unknown_outcome_is_refused(payload: dict[str, Any]) ->
     with pytest.raises(AirflowException, match="no outcome this release knows"):
         WaitEvent.from_payload(payload)
     assert WaitEvent.from_payload({"outcome": "decided", "message": "m"}).outcome == "decided"
+
+
+# ----- the same waits for every declared vendor -----
+def vendor_trigger(vendor: Vendor, job_ids: list[str], *, wait: float = 30.0) -> JobTrigger:
+    """A trigger on the vendor's default connection, as its sensor would build it."""
+    conn_id = vendor.declaration.default_conn_id
+    return JobTrigger.for_hook(
+        vendor.hook, conn_id, job_ids, 0.2, time.time() + wait, hook_params=vendor.driver.hook_params
+    )
+
+
+@pytest.mark.parametrize("vendor", EVERY_VENDOR)
+async def test_every_vendor_waits_through_transient_errors_to_the_end(
+    sandbox: SandboxServer, vendor_conn: Callable[..., str], vendor: Vendor
+) -> None:
+    vendor_conn(vendor.name)
+    job_id = vendor.create(sandbox, 1.0, None)
+    sandbox.state.add_fault(vendor.status_path, method="GET", status=503, count=2, retry_after="0")
+    sandbox.state.add_fault(vendor.status_path, method="GET", reset=True, count=1)
+    trigger = vendor_trigger(vendor, [job_id])
+    _, kwargs = trigger.serialize()
+    assert kwargs["hook_path"] == vendor.declaration.hook_class  # what the provider info lists, too
+    event = await run_to_end(trigger)
+    assert event.outcome == "ended" and [(job.id, job.state) for job in event.jobs] == [(job_id, "succeeded")]
+    assert sandbox.state.count(path_prefix=vendor.status_path, status=503) == 2
+    assert sandbox.state.count(path_prefix=vendor.status_path, status=200) >= 1
+    assert vendor.submits(sandbox) == 0 and active_pollers() == 0 and session_count() == 0
+
+
+@pytest.mark.parametrize("vendor", EVERY_VENDOR)
+@pytest.mark.parametrize("setup", ["bad_token", "unknown_id"])
+async def test_every_vendor_ends_the_wait_at_once_on_a_permanent_error(
+    sandbox: SandboxServer, vendor_conn: Callable[..., str], vendor: Vendor, setup: str
+) -> None:
+    conn_id = vendor_conn(vendor.name, password="revoked-token" if setup == "bad_token" else CANARY_TOKEN)
+    job_id = vendor.driver.unknown_id if setup == "unknown_id" else vendor.create(sandbox, 30.0, None)
+    started = time.monotonic()
+    event = await run_to_end(vendor_trigger(vendor, [job_id]))
+    assert event.outcome == "error" and time.monotonic() - started < 2
+    if setup == "bad_token":
+        rejected = f"connection '{conn_id}' was rejected by {vendor.display} (HTTP "
+        assert any(rejected + status in event.message for status in ("401", "403"))  # TTD says 403
+    else:
+        assert f"{vendor.display} does not know job {job_id}" in event.message
+    assert CANARY_TOKEN not in event.message
+    assert sandbox.state.count(path_prefix=vendor.status_path) == 1
+
+
+@pytest.mark.parametrize("vendor", EVERY_VENDOR)
+async def test_every_vendor_times_out_running_and_resumes_after_serialize(
+    sandbox: SandboxServer, vendor_conn: Callable[..., str], vendor: Vendor
+) -> None:
+    vendor_conn(vendor.name)
+    job_id = vendor.create(sandbox, 1.5, None)
+    event = await run_to_end(vendor_trigger(vendor, [job_id], wait=0.5))
+    assert event.outcome == "timeout" and event.jobs[0].state == "running"
+    _, kwargs = vendor_trigger(vendor, [job_id]).serialize()
+    assert CANARY_TOKEN not in repr(kwargs)
+    event = await run_to_end(JobTrigger(**kwargs))  # as a restarted triggerer rebuilds it
+    assert event.outcome == "ended" and event.jobs[0].state == "succeeded"

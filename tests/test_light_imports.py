@@ -4,34 +4,70 @@ running task needs it), the sandbox, or another vendor's modules."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from airflow_jobstatus.vendors import VendorDeclaration, built_in, get, registered
 
-@pytest.mark.parametrize(
-    "module",
-    [
-        "airflow_jobstatus.sensors.zendesk",
-        "airflow_jobstatus.operators.zendesk",
-        "airflow_jobstatus.hooks.zendesk",
-        "airflow_jobstatus.sensors.wistia",
-        "airflow_jobstatus.operators.wistia",
-        "airflow_jobstatus.hooks.wistia",
-        "airflow_jobstatus.sensors.tradedesk",
-        "airflow_jobstatus.operators.tradedesk",
-        "airflow_jobstatus.hooks.tradedesk",
-    ],
-)
-def test_import_stays_light(module: str) -> None:
-    vendor = module.rsplit(".", 1)[1]
-    others = [v for v in ("zendesk", "wistia", "tradedesk") if v != vendor]
+TESTS = Path(__file__).resolve().parent
+
+
+def _vendor_modules() -> list[Any]:
+    """Every hook, operator and sensor module of every declared vendor (the registry): (vendor, module)."""
+    return [
+        pytest.param(vendor, module, id=module)
+        for vendor in registered()
+        for module in (*vendor.sensor_modules, *vendor.operator_modules, vendor.hook_module)
+    ]
+
+
+def _sandbox_modules(vendor: VendorDeclaration) -> list[str]:
+    """The modules of a vendor's part of the sandbox."""
+    part = vendor.sandbox
+    paths = (part.config_class, part.state_class, part.routes) if part is not None else ()
+    return sorted({path.rpartition(".")[0] for path in paths})
+
+
+def heavy_imports(vendor: VendorDeclaration, module: str) -> list[str]:
+    """What importing ``module`` (in a fresh interpreter) loads that a module of ``vendor`` must not:
+    aiohttp, requests, the sandbox (the package's or any vendor's part of it), another vendor's hooks."""
+    forbidden = ["airflow_jobstatus.sandbox", *(m for v in registered() for m in _sandbox_modules(v))]
+    forbidden += [other.hook_module for other in registered() if other.name != vendor.name]
     code = (
         f"import sys, json; import {module}; "
         "print(json.dumps(sorted(m for m in sys.modules "
-        "if m.split('.')[0] in ('aiohttp', 'requests') or m.startswith('airflow_jobstatus.sandbox') "
-        f"or any(m.startswith('airflow_jobstatus.hooks.' + v) for v in {others!r}))))"
+        "if m.split('.')[0] in ('aiohttp', 'requests') "
+        f"or any(m.startswith(prefix) for prefix in {forbidden!r}))))"
+    )
+    # The vendors declared in tests live in packages under tests/ (tests/fourth_vendor).
+    path = os.pathsep.join(filter(None, [str(TESTS), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    return list(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
+@pytest.mark.parametrize(("vendor", "module"), _vendor_modules())
+def test_import_stays_light(vendor: VendorDeclaration, module: str) -> None:
+    assert heavy_imports(vendor, module) == []
+
+
+def test_a_heavy_import_is_seen() -> None:
+    """The check can fail: the fourth vendor's sandbox routes load aiohttp and the sandbox."""
+    found = heavy_imports(get("acme"), "fourth_vendor.sandbox_routes")
+    assert {"aiohttp", "airflow_jobstatus.sandbox", "fourth_vendor.sandbox_store"} <= set(found)
+
+
+def test_provider_info_is_light_to_import() -> None:
+    """Airflow loads the provider info at start-up: it and the registry import the standard library only."""
+    code = (
+        "import sys, json; from airflow_jobstatus.provider_info import get_provider_info; "
+        "get_provider_info(); print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('airflow', 'aiohttp', 'requests', 'pydantic') or m.startswith('airflow_jobstatus.sandbox'))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
@@ -56,11 +92,16 @@ def test_provider_info_declares_the_connection_form() -> None:
     assert wistia["hook-class-name"] == "airflow_jobstatus.hooks.wistia.WistiaHook"
     assert wistia["ui-field-behaviour"]["relabeling"]["password"] == "API token"
     assert wistia["conn-fields"]["api_version"]["label"] == "API version"
-    assert {entry["python-modules"][0] for entry in info["operators"]} == {
-        "airflow_jobstatus.operators.zendesk",
-        "airflow_jobstatus.operators.wistia",
-        "airflow_jobstatus.operators.tradedesk",
-    }
+    assert (
+        {entry["python-modules"][0] for entry in info["operators"]}
+        == {module for vendor in built_in() for module in vendor.operator_modules}
+        == {
+            "airflow_jobstatus.operators.zendesk",
+            "airflow_jobstatus.operators.wistia",
+            "airflow_jobstatus.operators.tradedesk",
+        }
+    )
+    assert "jobstatus_acme" not in forms  # a vendor registered in tests is not part of this provider
     tradedesk = forms["jobstatus_tradedesk"]
     assert tradedesk["ui-field-behaviour"]["relabeling"]["password"] == "TTD-Auth token"
     environment = tradedesk["conn-fields"]["environment"]["schema"]

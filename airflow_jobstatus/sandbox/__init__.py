@@ -10,6 +10,10 @@ Run it with `python -m airflow_jobstatus.sandbox`, or in tests::
         requests.get(f"{sandbox.url}/wistia/background_job_status/{wistia_job}", headers={...})
         ttd_job = sandbox.state.tradedesk.create_job(kind="graphql", duration=0.5)
         requests.get(f"{sandbox.url}/tradedesk/graphqlbulkjob/{ttd_job}", headers={"TTD-Auth": ...})
+
+Which vendors it emulates comes from their declarations (:mod:`airflow_jobstatus.vendors`): by default the
+shipped ones; `SandboxServer(vendors=registered(), acme=AcmeSandboxConfig())` serves a vendor registered
+in this process too, its store at `sandbox.state.store("acme")`.
 """
 
 from .server import SandboxServer, build_app

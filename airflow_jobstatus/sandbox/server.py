@@ -5,29 +5,37 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from . import control, tradedesk, wistia, zendesk
+from airflow_jobstatus.vendors import VendorDeclaration, load
+
+from . import control
 from .middleware import sandbox_middleware
 from .state import SandboxState
 from .tls import TlsFiles, make_certificates
-from .tradedesk_jobs import TradeDeskSandboxConfig
 from .webutil import STATE_KEY
-from .wistia_jobs import WistiaSandboxConfig
-from .zendesk_jobs import ZendeskSandboxConfig
+
+if TYPE_CHECKING:
+    from .tradedesk_jobs import TradeDeskSandboxConfig
+    from .wistia_jobs import WistiaSandboxConfig
+    from .zendesk_jobs import ZendeskSandboxConfig
 
 
 def build_app(state: SandboxState | None = None) -> web.Application:
-    """Build the aiohttp application serving every vendor and the /_sandbox control routes."""
+    """Build the aiohttp application serving the /_sandbox control routes and every vendor of ``state``
+    (each declaration's route installer, in the declarations' order)."""
     app = web.Application(middlewares=[sandbox_middleware])
-    app[STATE_KEY] = state if state is not None else SandboxState()
+    state = state if state is not None else SandboxState()
+    app[STATE_KEY] = state
     control.add_routes(app)
-    zendesk.add_routes(app)
-    wistia.add_routes(app)
-    tradedesk.add_routes(app)
+    for vendor in state.vendors:
+        assert vendor.sandbox is not None  # SandboxState keeps only vendors with a sandbox part
+        load(vendor.sandbox.routes)(app)
     return app
 
 
@@ -57,17 +65,22 @@ class SandboxServer:
         wistia: WistiaSandboxConfig | None = None,
         tradedesk: TradeDeskSandboxConfig | None = None,
         tls: bool = False,
+        *,
+        vendors: Sequence[VendorDeclaration] | None = None,
+        **configs: Any,
     ) -> None:
-        """Prepare (but do not start) a server on `host:port`, with `state`, or fresh state built from
-        `zendesk`, `wistia` and `tradedesk` (the vendor configs that `reset()` returns to); `tls` serves
-        HTTPS."""
-        if state is not None and any(c is not None for c in (zendesk, wistia, tradedesk)):
-            raise ValueError("give either state or vendor configs (zendesk, wistia, tradedesk), not both")
+        """Prepare (but do not start) a server on `host:port`, with `state`, or fresh state for `vendors`
+        (default: the shipped ones) built from `zendesk`, `wistia`, `tradedesk` and `configs` (by vendor
+        name: the vendor configs that `reset()` returns to); `tls` serves HTTPS."""
+        configs.update(zendesk=zendesk, wistia=wistia, tradedesk=tradedesk)
+        given = sorted(name for name, config in configs.items() if config is not None)
+        if state is not None and (given or vendors is not None):
+            raise ValueError(
+                f"give either state or vendors and vendor configs ({', '.join(given)}), not both"
+            )
         self.host = host
         self.port = port
-        self.state = (
-            state if state is not None else SandboxState(zendesk=zendesk, wistia=wistia, tradedesk=tradedesk)
-        )
+        self.state = state if state is not None else SandboxState(vendors=vendors, **configs)
         self.tls = tls
         self._tls_files: TlsFiles | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

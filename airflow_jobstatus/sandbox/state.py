@@ -1,7 +1,9 @@
 """Vendor-neutral sandbox state: the request log, injected faults, and one store per vendor.
 
-Every piece of state is guarded by one re-entrant lock, because tests read and change it from their own
-thread while the server's event loop thread answers requests.
+Which vendors the sandbox emulates comes from their declarations (:mod:`airflow_jobstatus.vendors`): each
+names its config class and its store class, built here. Every piece of state is guarded by one re-entrant
+lock, because tests read and change it from their own thread while the server's event loop thread answers
+requests.
 """
 
 from __future__ import annotations
@@ -9,15 +11,20 @@ from __future__ import annotations
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl, urlencode
 
+from airflow_jobstatus.vendors import VendorDeclaration, built_in, load
+
 from .ratelimit import header_value
-from .tradedesk_jobs import TradeDeskSandboxConfig, TradeDeskState
-from .wistia_jobs import WistiaSandboxConfig, WistiaState
-from .zendesk_jobs import ZendeskSandboxConfig, ZendeskState
+from .store import VendorStore
+
+if TYPE_CHECKING:
+    from .tradedesk_jobs import TradeDeskSandboxConfig, TradeDeskState
+    from .wistia_jobs import WistiaSandboxConfig, WistiaState
+    from .zendesk_jobs import ZendeskSandboxConfig, ZendeskState
 
 # Query parameters whose values are never written to the request log.
 _SECRET_WORDS = ("token", "password", "secret", "key", "auth", "signature")
@@ -90,8 +97,8 @@ class Fault:
 
 
 class SandboxState:
-    """Everything the sandbox remembers: request log, faults, and the per-vendor stores (`zendesk`,
-    `wistia`, `tradedesk`)."""
+    """Everything the sandbox remembers: request log, faults, and one store per vendor (``stores``, by
+    vendor name; ``zendesk``, ``wistia`` and ``tradedesk`` for the shipped ones)."""
 
     def __init__(
         self,
@@ -99,18 +106,63 @@ class SandboxState:
         clock: Callable[[], float] = time.monotonic,
         wistia: WistiaSandboxConfig | None = None,
         tradedesk: TradeDeskSandboxConfig | None = None,
+        *,
+        vendors: Sequence[VendorDeclaration] | None = None,
+        **configs: Any,
     ) -> None:
-        """Create empty state; `zendesk`, `wistia` and `tradedesk` are the vendor configs that `reset()`
-        returns to."""
+        """Create empty state for ``vendors`` (default: the shipped ones, ``built_in()``; pass
+        ``registered()`` for every vendor declared in this process). ``zendesk``, ``wistia``,
+        ``tradedesk`` and ``configs`` (by vendor name) are the vendor configs that ``reset()`` returns to;
+        a vendor without one gets its config class's defaults."""
         self.lock = threading.RLock()
         self.clock = clock
         self.requests: list[RequestRecord] = []
         self.faults: list[Fault] = []
         self.reset_at = float("-inf")  # requests that arrived before the last reset are not logged
         self.random = random.Random(1234)  # probabilistic faults strike the same requests run after run
-        self.zendesk = ZendeskState(zendesk or ZendeskSandboxConfig(), self.lock, clock)
-        self.wistia = WistiaState(wistia or WistiaSandboxConfig(), self.lock, clock)
-        self.tradedesk = TradeDeskState(tradedesk or TradeDeskSandboxConfig(), self.lock, clock)
+        given = {"zendesk": zendesk, "wistia": wistia, "tradedesk": tradedesk, **configs}
+        declared = [vendor for vendor in (built_in() if vendors is None else vendors) if vendor.sandbox]
+        #: The declarations of the vendors this sandbox emulates, in the order their routes are added.
+        self.vendors: tuple[VendorDeclaration, ...] = tuple(declared)
+        unknown = sorted({name for name, config in given.items() if config is not None} - self.names())
+        if unknown:
+            raise TypeError(f"no config for {unknown}: this sandbox emulates {sorted(self.names())} only")
+        #: Each vendor's store, by vendor name.
+        self.stores: dict[str, VendorStore[Any]] = {}
+        for vendor in self.vendors:
+            assert vendor.sandbox is not None
+            config = given.get(vendor.name)
+            if config is None:
+                config = load(vendor.sandbox.config_class)()
+            self.stores[vendor.name] = load(vendor.sandbox.state_class)(config, self.lock, clock)
+
+    def names(self) -> set[str]:
+        """The names of the vendors this sandbox emulates."""
+        return {vendor.name for vendor in self.vendors}
+
+    def store(self, name: str) -> VendorStore[Any]:
+        """The store of vendor ``name`` (a ``VendorStore``); KeyError naming the vendors it has."""
+        try:
+            return self.stores[name]
+        except KeyError:
+            raise KeyError(
+                f"this sandbox emulates no vendor {name!r} (it has {sorted(self.stores)})"
+            ) from None
+
+    @property
+    def zendesk(self) -> ZendeskState:
+        """The Zendesk store."""
+        return cast("ZendeskState", self.store("zendesk"))
+
+    @property
+    def wistia(self) -> WistiaState:
+        """The Wistia store."""
+        return cast("WistiaState", self.store("wistia"))
+
+    @property
+    def tradedesk(self) -> TradeDeskState:
+        """The Trade Desk store."""
+        return cast("TradeDeskState", self.store("tradedesk"))
 
     # ----- faults -----
     def add_fault(
@@ -201,6 +253,5 @@ class SandboxState:
             self.requests.clear()
             self.reset_at = self.clock()
             self.faults.clear()
-            self.zendesk.reset()
-            self.wistia.reset()
-            self.tradedesk.reset()
+            for store in self.stores.values():
+                store.reset()

@@ -1,5 +1,6 @@
-"""Restarts and retries never submit twice, for every vendor: a triggerer killed mid-wait resumes the same
-wait; a task retried after its timeout reattaches to the job its first try submitted."""
+"""Restarts and retries never submit twice, for every declared vendor (tests/reliability/vendors.py): a
+triggerer killed mid-wait resumes the same wait; a task retried after its timeout reattaches to the job
+its first try submitted."""
 
 from __future__ import annotations
 
@@ -10,26 +11,14 @@ from typing import Any
 import pytest
 from airflow_harness import run_dag
 from conftest import CANARY_TOKEN
-from vendors import VENDORS, Vendor
+from vendors import ALL_VENDORS, Vendor
+from vendors import vendor as vendor_named
 
-from airflow_jobstatus.hooks.tradedesk import TradeDeskHook
-from airflow_jobstatus.hooks.wistia import WistiaHook
-from airflow_jobstatus.hooks.zendesk import ZendeskJobHook
 from airflow_jobstatus.sandbox import SandboxServer
 from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
 from airflow_jobstatus.triggers.poller import active_pollers
 
-HOOKS = {"zendesk": ZendeskJobHook, "wistia": WistiaHook, "tradedesk": TradeDeskHook}
-VENDOR_PARAMS = [pytest.param(vendor, id=vendor.name) for vendor in VENDORS]
-
-
-def submits(sandbox: SandboxServer, vendor: str) -> int:
-    state = {
-        "zendesk": sandbox.state.zendesk,
-        "wistia": sandbox.state.wistia,
-        "tradedesk": sandbox.state.tradedesk,
-    }
-    return len(state[vendor].submits)
+VENDOR_PARAMS = [pytest.param(vendor, id=vendor.name) for vendor in ALL_VENDORS]
 
 
 @pytest.mark.parametrize("vendor", VENDOR_PARAMS)
@@ -39,7 +28,8 @@ async def test_a_restarted_triggerer_resumes_the_same_wait(
     for name, value in vendor.env(sandbox).items():
         monkeypatch.setenv(name, value)
     job_id = vendor.create(sandbox, 2.0, None)
-    first = JobTrigger.for_hook(HOOKS[vendor.name], f"{vendor.name}_default", [job_id], 0.3, time.time() + 30)
+    conn_id = vendor.declaration.default_conn_id
+    first = JobTrigger.for_hook(vendor.hook, conn_id, [job_id], 0.3, time.time() + 30)
 
     async def consume(trigger: JobTrigger) -> list[Any]:
         return [event async for event in trigger.run()]
@@ -61,7 +51,7 @@ async def test_a_restarted_triggerer_resumes_the_same_wait(
     event = WaitEvent.from_payload(payload.payload)
     assert event.outcome == "ended" and event.jobs[0].state == "succeeded"
     assert sandbox.state.count(path_prefix=vendor.status_path) > reads_before
-    assert submits(sandbox, vendor.name) == 0  # waiting never submits
+    assert vendor.submits(sandbox) == 0  # waiting never submits
 
 
 OPERATOR_DAG = """
@@ -81,28 +71,11 @@ with DAG(
     {name}(task_id="op", poll_interval=0.3, timeout=3,{kwargs})
 """
 
-OPERATORS: dict[str, tuple[str, dict[str, Any]]] = {
-    "zendesk": (
-        "airflow_jobstatus.operators.zendesk.ZendeskBulkOperator",
-        {"resource": "tickets", "action": "update_many", "items": [1, 2, 3], "change": {"status": "solved"}},
-    ),
-    "wistia": (
-        "airflow_jobstatus.operators.wistia.WistiaBulkTagOperator",
-        {"hashed_ids": ["a1"], "tag_names": ["t"]},
-    ),
-    "tradedesk": (
-        "airflow_jobstatus.operators.tradedesk.TradeDeskGraphQLBulkQueryOperator",
-        {"query": "query { a }"},
-    ),
-}
-
 
 @pytest.mark.parametrize("vendor", VENDOR_PARAMS)
 def test_a_retry_after_the_timeout_reattaches(sandbox: SandboxServer, vendor: Vendor) -> None:
-    sandbox.state.zendesk.job_seconds = 5.0
-    sandbox.state.wistia.config.job_seconds = 5.0
-    sandbox.state.tradedesk.config.job_seconds = 5.0
-    path, kwargs = OPERATORS[vendor.name]
+    vendor.store(sandbox).config.job_seconds = 5.0
+    path, kwargs = vendor.driver.operator
     module, _, name = path.rpartition(".")
     rendered = "".join(f"\n        {key}={value!r}," for key, value in kwargs.items())
     result = run_dag(
@@ -113,20 +86,20 @@ def test_a_retry_after_the_timeout_reattaches(sandbox: SandboxServer, vendor: Ve
     first, second = (result.ti_logs[("op", -1, n)] for n in (1, 2))
     assert "timed out after 3 s" in first and "a retry reattaches" in first
     assert "reattaching to 1 job submitted by earlier tries" in second
-    assert submits(sandbox, vendor.name) == 1  # ONE submit over both tries
+    assert vendor.submits(sandbox) == 1  # ONE submit over both tries
     assert CANARY_TOKEN not in result.output
 
 
 def test_a_lost_answer_to_a_trade_desk_create_is_never_resent(sandbox: SandboxServer) -> None:
-    vendor = VENDORS[2]
+    tradedesk = vendor_named("tradedesk")
     sandbox.state.add_fault("/tradedesk/standardjob/campaign/bulk", status=None, drop_response=True)
     source = OPERATOR_DAG.format(
         module="airflow_jobstatus.operators.tradedesk",
         name="TradeDeskStandardJobOperator",
         kwargs="\n        kind='campaign_create',\n        payload={'input': [{'name': 'Q4'}]},",
     )
-    result = run_dag(source, "reattach", env=vendor.env(sandbox))
+    result = run_dag(source, "reattach", env=tradedesk.env(sandbox))
     assert result.task_states == {"op": "failed"}
-    assert submits(sandbox, "tradedesk") == 1  # the campaign exists once
+    assert tradedesk.submits(sandbox) == 1  # the campaign exists once
     assert "the answer to the submit of item 0 was lost" in result.ti_logs[("op", -1, 1)]
     assert "resubmit_unconfirmed=True" in result.ti_logs[("op", -1, 2)]
