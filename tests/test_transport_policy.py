@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import itertools
+import json
 import time
+from dataclasses import replace
 from email.utils import formatdate
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from airflow_jobstatus.errors import (
+    ConfigurationError,
     PermanentVendorError,
     TransientVendorError,
     VendorAuthError,
     VendorResponseError,
 )
-from airflow_jobstatus.transport import ApiTarget, RetryPolicy, interpret_response, parse_retry_after
+from airflow_jobstatus.exchange import Body, StreamScrubber, request_headers, secret_forms
+from airflow_jobstatus.transport import (
+    ApiTarget,
+    RetryPolicy,
+    interpret_response,
+    parse_retry_after,
+    raise_for_status,
+)
 
 TARGET = ApiTarget(
     vendor="Zendesk",
@@ -105,3 +118,63 @@ def test_broken_or_unsafe_json_is_a_response_error(body: bytes, named: str) -> N
 def test_success_returns_parsed_json() -> None:
     assert interpret_response(TARGET, "GET", "https://acme.zendesk.com/x", 200, {}, b'{"a": 1}') == {"a": 1}
     assert interpret_response(TARGET, "GET", "https://acme.zendesk.com/x", 204, {}, b"") is None
+
+
+# --- the pieces of the general request (pure) ------------------------------------------------------
+def test_request_headers_carry_credentials_only_for_the_api_origin() -> None:
+    api = request_headers(
+        TARGET.headers_for("https://acme.zendesk.com/x"), TARGET.headers, {"X-A": " 1 "}, None
+    )
+    assert api["Authorization"] == "Basic c2VjcmV0" and api["X-A"] == "1"
+    for elsewhere in ("https://acme.zendesk.com.evil.example/x", "https://acme.zendesk.com:8443/x"):
+        headers = request_headers(TARGET.headers_for(elsewhere), TARGET.headers, None, Body.form({"a": "b"}))
+        assert "Authorization" not in headers
+        assert headers["Content-Type"] == "application/x-www-form-urlencoded"
+    assert not TARGET.same_origin("http://acme.zendesk.com/x") and TARGET.same_origin(
+        "https://ACME.zendesk.com/y"
+    )
+
+
+@pytest.mark.parametrize("value", ["a\r\nX-Evil: 1", "a\nb", "tab\there", "caf\u00e9", "nul\x00"])
+def test_a_header_value_that_could_split_the_request_is_refused(value: str) -> None:
+    with pytest.raises(ConfigurationError, match="the value of header X-Thing holds a line break") as raised:
+        request_headers({}, (), {"X-Thing": value}, None)
+    assert value not in str(raised.value)
+    with pytest.raises(ConfigurationError):
+        Body.raw(b"x", value)
+
+
+def test_body_forms() -> None:
+    assert Body.json({"a": [1, "é"]}) == Body(b'{"a": [1, "\\u00e9"]}', "application/json")
+    assert Body.form([("a", "1 2"), ("a", "&")]).content == b"a=1+2&a=%26"
+    assert Body.raw(bytearray(b"\x00\xff"), "application/octet-stream").content == b"\x00\xff"
+    with pytest.raises(ConfigurationError, match="must be bytes"):
+        Body("text", "text/plain")  # type: ignore[arg-type]
+
+
+SECRETS = ("s3cr3t-token-abc", 'quo"te-secret')
+
+
+@given(
+    before=st.binary(max_size=40),
+    after=st.binary(max_size=40),
+    which=st.sampled_from(SECRETS),
+    cuts=st.lists(st.integers(0, 120), max_size=8),
+)
+def test_a_stream_is_scrubbed_as_the_whole_body_would_be(
+    before: bytes, after: bytes, which: str, cuts: list[int]
+) -> None:
+    body = before + which.encode() + after + json.dumps(which).encode()
+    scrubber = StreamScrubber(SECRETS)
+    bounds = [0, *sorted(min(cut, len(body)) for cut in cuts), len(body)]
+    streamed = b"".join(scrubber.feed(body[a:b]) for a, b in itertools.pairwise(bounds))
+    streamed += scrubber.finish()
+    whole = replace(TARGET, secrets=SECRETS).scrub(body)
+    assert streamed == whole
+    assert all(form not in streamed for secret in SECRETS for form in secret_forms(secret))
+
+
+def test_raise_for_status_lets_a_success_through_and_maps_the_rest() -> None:
+    raise_for_status(TARGET, "GET", "https://acme.zendesk.com/x", 204, {}, b"")
+    with pytest.raises(VendorAuthError):
+        raise_for_status(TARGET, "GET", "https://acme.zendesk.com/x", 403, {}, b"Basic c2VjcmV0 no")

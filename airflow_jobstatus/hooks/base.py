@@ -3,23 +3,26 @@
 A vendor hook only says how its API looks: how a connection becomes a base URL and auth headers
 (:meth:`JobHook.api_target`), which request reads which jobs (:meth:`JobHook.read_requests`) and
 how a response becomes :class:`~airflow_jobstatus.models.Job` objects (:meth:`JobHook.parse_jobs`).
+The credentials are held by an :class:`~airflow_jobstatus.auth.Auth` (:meth:`JobHook.make_auth`): by
+default the connection's, read again when the vendor rejects them (a rotated token is picked up).
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
 from urllib.parse import quote
 
 from airflow.sdk import BaseHook
 from pydantic import BaseModel, ValidationError
 
+from airflow_jobstatus.auth import Auth, ConnectionAuth, amask_target, guarded_target, mask_target
 from airflow_jobstatus.budget import requests_per_minute
-from airflow_jobstatus.checks import DIGITS_JOB_ID, check_job_id, whole_number
+from airflow_jobstatus.checks import DIGITS_JOB_ID, check_job_id
 from airflow_jobstatus.connection import ConnectionFields
 from airflow_jobstatus.errors import (
     ConfigurationError,
@@ -29,14 +32,9 @@ from airflow_jobstatus.errors import (
     VendorAuthError,
     VendorResponseError,
 )
+from airflow_jobstatus.exchange import Body
 from airflow_jobstatus.models import Job
-from airflow_jobstatus.transport import (
-    DEFAULT_MAX_BODY_BYTES,
-    ApiTarget,
-    RetryPolicy,
-    SyncTransport,
-    error_reason,
-)
+from airflow_jobstatus.transport import ApiTarget, RetryPolicy, SyncTransport, error_reason
 
 if TYPE_CHECKING:
     from airflow_jobstatus.transport_async import AsyncTransport
@@ -86,7 +84,7 @@ class JobHook(BaseHook):
         self.conn_id = conn_id or self.default_conn_name
         self.retry = retry
         self._sync: SyncTransport | None = None
-        self._target: ApiTarget | None = None
+        self._auth: Auth | None = None
         #: The connection's rate budget for triggers, known once the connection is resolved (async).
         self.requests_per_minute = self.default_requests_per_minute
 
@@ -143,12 +141,18 @@ class JobHook(BaseHook):
         ids = self.check_job_ids(job_ids)
         return [ReadRequest((job_id,), path_template.format(id=quote(job_id, safe=""))) for job_id in ids]
 
-    def submit_request(self, method: str, path: str, body: Any, what: str) -> Any:
-        """Send a job-creating request once (never retried: it could create a second job) and return
-        its parsed answer. A refusal (4xx other than auth) names what was refused and the vendor's
-        reason (:meth:`error_detail`)."""
+    def submit_request(
+        self, method: str, path: str, body: Any, what: str, *, params: Mapping[str, str] | None = None
+    ) -> Any:
+        """Send a job-creating request once (never retried: it could create a second job; only sent again
+        once after fresh credentials replaced rejected ones) and return its parsed answer. ``body`` is
+        JSON, or a :class:`~airflow_jobstatus.exchange.Body` of another content type (a form, raw bytes);
+        ``params`` go in the query string. A refusal (4xx other than auth) names what was refused and
+        the vendor's reason (:meth:`error_detail`)."""
         try:
-            return self.transport.request_json(method, path, json_body=body, retry=False)
+            if isinstance(body, Body):
+                return self.transport.request_json(method, path, params=params, body=body, retry=False)
+            return self.transport.request_json(method, path, params=params, json_body=body, retry=False)
         except PermanentVendorError as error:
             if isinstance(error, VendorAuthError) or error.status is None or error.status >= 500:
                 raise
@@ -164,16 +168,38 @@ class JobHook(BaseHook):
     def transport(self) -> SyncTransport:
         """The blocking transport, built from the connection on first use."""
         if self._sync is None:
-            from airflow.sdk.log import mask_secret
-
-            conn = self.get_connection(self.conn_id)
-            target = guarded_target(
-                self.api_target, ConnectionFields.from_connection(conn, conn.extra_dejson)
-            )
-            for value in target.headers.values():  # the encoded header too, should anything print it
-                mask_secret(value)
-            self._sync = SyncTransport(target, self.retry)
+            if self._auth is None:
+                fields = self.connection_fields()
+                target = guarded_target(self.api_target, fields)
+                mask_target(target)
+                self._auth = self.make_auth(target, fields)
+            self._sync = SyncTransport(self._auth, self.retry)
         return self._sync
+
+    def make_auth(self, target: ApiTarget, fields: ConnectionFields) -> Auth:
+        """How requests are authenticated: by default the credentials :meth:`api_target` builds from the
+        connection, which a 401/403 makes read again (:class:`~airflow_jobstatus.auth.ConnectionAuth`).
+        A vendor with OAuth returns its own :class:`~airflow_jobstatus.auth.Auth` (built from
+        ``fields``), whose ``refresh`` asks for a new access token."""
+
+        def load() -> ApiTarget:
+            return guarded_target(self.api_target, self.connection_fields())
+
+        async def aload() -> ApiTarget:
+            return guarded_target(self.api_target, await self.aconnection_fields())
+
+        return ConnectionAuth(target, load, aload)
+
+    def connection_fields(self) -> ConnectionFields:
+        """The connection's fields, read now (blocking)."""
+        conn = self.get_connection(self.conn_id)
+        return ConnectionFields.from_connection(conn, conn.extra_dejson)
+
+    async def aconnection_fields(self) -> ConnectionFields:
+        """The connection's fields, read now without blocking the event loop."""
+        conn = await self.aget_connection(self.conn_id)
+        extra = await conn.aextra_dejson() if hasattr(conn, "aextra_dejson") else None
+        return ConnectionFields.from_connection(conn, extra)
 
     def get_job(self, job_id: str) -> Job:
         """The current status of one job."""
@@ -201,10 +227,10 @@ class JobHook(BaseHook):
         from airflow_jobstatus.budget import budget_for
         from airflow_jobstatus.transport_async import AsyncTransport, shared_session
 
-        target = await self._async_target()
+        auth = await self._async_auth()
         budget = budget_for(self.conn_id, self.requests_per_minute) if budgeted else None
         async with shared_session() as session:
-            yield AsyncTransport(target, session, self.retry, budget)
+            yield AsyncTransport(auth, session, self.retry, budget)
 
     async def aget_job(self, job_id: str) -> Job:
         """Async twin of :meth:`get_job`."""
@@ -234,18 +260,16 @@ class JobHook(BaseHook):
             raise self._not_found(request.job_ids, error) from None
         return jobs
 
-    async def _async_target(self) -> ApiTarget:
-        if self._target is None:
-            conn = await self.aget_connection(self.conn_id)
-            extra = await conn.aextra_dejson() if hasattr(conn, "aextra_dejson") else None
-            fields = ConnectionFields.from_connection(conn, extra)
+    async def _async_auth(self) -> Auth:
+        if self._auth is None:
+            fields = await self.aconnection_fields()
             target = guarded_target(self.api_target, fields)
             self.requests_per_minute = requests_per_minute(
                 fields.extra, self.conn_id, self.default_requests_per_minute
             )
-            await _amask(target.headers.values())
-            self._target = target
-        return self._target
+            await amask_target(target)
+            self._auth = self.make_auth(target, fields)
+        return self._auth
 
     # --- connection test ----------------------------------------------------------------------
     def test_connection(self) -> tuple[bool, str]:
@@ -290,32 +314,6 @@ class JobHook(BaseHook):
         if missing:
             raise self.missing(missing)
         return [found[job_id] for job_id in ids]
-
-
-#: Connection extras whose values are secrets, by a word in their name (scrubbed from answers).
-_SECRET_EXTRA_WORDS = ("token", "secret", "password", "key")
-#: The extra that caps an answer's size.
-MAX_RESPONSE_EXTRA = "max_response_bytes"
-
-
-def guarded_target(build: Callable[[ConnectionFields], ApiTarget], fields: ConnectionFields) -> ApiTarget:
-    """The vendor's ApiTarget for ``fields`` with what the core adds to every vendor's: the secrets to
-    scrub from answers, and the answer size cap (extra ``max_response_bytes``)."""
-    target = build(fields)
-    secrets = {value for value in target.headers.values() if value}
-    secrets.update(part for value in target.headers.values() for part in value.split(" ")[1:] if part)
-    if fields.password:
-        secrets.add(fields.password)
-    for name, value in fields.extra.items():
-        if isinstance(value, str) and value and any(word in name.lower() for word in _SECRET_EXTRA_WORDS):
-            secrets.add(value)
-    cap = fields.extra.get(MAX_RESPONSE_EXTRA)
-    if isinstance(cap, str) and cap.strip().isascii() and cap.strip().isdigit():
-        cap = int(cap)  # an extra typed in the UI's form arrives as text
-    limit = DEFAULT_MAX_BODY_BYTES
-    if cap not in (None, ""):
-        limit = whole_number(f"connection '{fields.conn_id}': extra {MAX_RESPONSE_EXTRA}", cap, minimum=1024)
-    return replace(target, secrets=tuple(sorted(secrets, key=len, reverse=True)), max_body_bytes=limit)
 
 
 def _clean_ids(job_ids: Sequence[str]) -> list[str]:
@@ -375,13 +373,3 @@ def shape_error(error: ValidationError, vendor: str, what: str, root: str) -> Ve
     return VendorResponseError(
         f"{vendor} sent a {what} that does not fit the documented shape: {where}: {first['msg']}"
     )
-
-
-async def _amask(values: Iterable[str]) -> None:
-    """Register secrets with Airflow's log masker without blocking the event loop (where supported)."""
-    try:
-        from airflow.sdk.log import amask_secret
-    except ImportError:  # Airflow before amask_secret existed: the raw token is masked by Airflow itself
-        return
-    for value in values:
-        await amask_secret(value)

@@ -249,7 +249,8 @@ class ZendeskJobHook(JobHook):
         """Submit one bulk job (at most 100 items) and return it as Zendesk queued it.
 
         Bad input raises :class:`ConfigurationError` before any request. The submit is sent once and
-        never resent: a refusal by the job limit or the rate limit raises
+        never resent (only once more with fresh credentials when Zendesk rejected the old ones: a 401
+        created nothing): a refusal by the job limit or the rate limit raises
         :class:`~airflow_jobstatus.errors.TransientVendorError` (status 429, ``retry_after``), which
         means nothing was created and the same items may be sent again after the wait.
 
@@ -269,8 +270,9 @@ class ZendeskJobHook(JobHook):
         request = build_request(
             endpoint, items, change=change, use_external_ids=use_external_ids, target_id=target_id
         )
-        payload = self.transport.request_json(
-            request.method, request.path, params=request.params, json_body=request.json_body, retry=False
+        what = f"a {resource} {action} job"
+        payload = self.submit_request(
+            request.method, request.path, request.json_body, what, params=request.params
         )
         job = parse_job(payload)
         self.log.info("submitted %s %s of %s: job %s", resource, action, plural(len(items), "item"), job.id)

@@ -15,7 +15,11 @@ it wants them (:meth:`JobPoller.read` with a ``delay``). The poller coalesces th
 
 An ask that is cancelled (its trigger ended or hit its deadline) leaves the batch. The poller resolves
 the connection once and holds a lease on the event loop's shared HTTP session while any trigger
-watches through it.
+watches through it. Every call of the poller shares one auth (:mod:`airflow_jobstatus.auth`): when the
+vendor rejects the credentials, the connection is read again once, under the auth's lock, however many
+calls were refused at the same time, and every wait goes on with the new credentials (a token rotated
+in the connection needs no triggerer restart); a refresh that brings the same credentials ends the
+waits with the VendorAuthError.
 """
 
 from __future__ import annotations
@@ -53,11 +57,13 @@ MAX_CONCURRENT_CALLS = 20
 
 @dataclass
 class PollerStats:
-    """What a poller did: batches read, HTTP read calls made, job ids asked for (summed over asks)."""
+    """What a poller did: batches read, HTTP read calls made, job ids asked for (summed over asks), and
+    refreshes of its credentials (after a 401/403)."""
 
     batches: int = 0
     calls: int = 0
     asked: int = 0
+    refreshes: int = 0
 
 
 @dataclass(eq=False)
@@ -204,15 +210,18 @@ class JobPoller:
     async def _read_call(
         self, request: ReadRequest, limit: asyncio.Semaphore, outcome: dict[str, Job | BaseException]
     ) -> None:
-        assert self._transport is not None
+        transport = self._transport
+        assert transport is not None
         async with limit:
             self.stats.calls += 1
             try:
-                jobs = await self.hook.aread(request, self._transport, waiting=True)
+                jobs = await self.hook.aread(request, transport, waiting=True)
             except Exception as error:
                 for job_id in request.job_ids:
                     outcome[job_id] = error
                 return
+            finally:
+                self.stats.refreshes = transport.auth.refreshes
         found = {job.id: job for job in jobs}
         missing = [job_id for job_id in request.job_ids if job_id not in found]
         if missing:
