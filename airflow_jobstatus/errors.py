@@ -83,11 +83,18 @@ class TransientVendorError(JobStatusError):
         self.reached = reached
 
 
-class VendorResponseError(PermanentVendorError):
+class VendorResponseError(JobStatusError):
     """A successful answer whose body is not the JSON we expect (bad JSON, a shape that fails validation).
 
-    The transport retries it a few times before raising: a proxy may serve a bad page once.
+    Not a refusal: the transport reads it again a few times (a proxy may serve a bad page once), and a
+    retry of the task may find it fixed. ``status`` is the answer's HTTP status when known; ``payload``
+    stays None (kept for callers of releases where this was a PermanentVendorError).
     """
+
+    def __init__(self, message: str, *, status: int | None = None, payload: Any = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.payload = payload
 
 
 class ResponseTooLarge(PermanentVendorError):

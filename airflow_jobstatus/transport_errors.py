@@ -21,6 +21,7 @@ from airflow_jobstatus.errors import (
     TransientVendorError,
     VendorAuthError,
     VendorResponseError,
+    retried_in_request,
 )
 
 if TYPE_CHECKING:
@@ -263,8 +264,9 @@ def parsed(
 
 
 def is_retryable(error: Exception) -> bool:
-    """True for failures worth another try of an idempotent request."""
-    return isinstance(error, (TransientVendorError, VendorResponseError))
+    """True for failures worth another try of an idempotent request (the rule of
+    :func:`airflow_jobstatus.errors.retried_in_request`)."""
+    return retried_in_request(error)
 
 
 def wait_before_retry(policy: RetryPolicy, error: Exception, attempt: int, attempts: int) -> float:

@@ -28,9 +28,11 @@ from airflow_jobstatus.errors import (
     ConfigurationError,
     JobNotFoundError,
     PermanentVendorError,
+    RequestRefused,
     TransientVendorError,
     VendorAuthError,
     VendorResponseError,
+    refused_input,
 )
 from airflow_jobstatus.exchange import Body
 from airflow_jobstatus.models import Job
@@ -157,7 +159,9 @@ class JobHook(BaseHook):
             if isinstance(error, VendorAuthError) or error.status is None or error.status >= 500:
                 raise
             detail = self.error_detail(error.payload) or str(error)
-            raise PermanentVendorError(
+            # A refusal of the content (400, 422) is a RequestRefused: the same input is refused again.
+            refusal = RequestRefused if refused_input(error) else PermanentVendorError
+            raise refusal(
                 f"{self.vendor} refused {what} ({method} {path}, HTTP {error.status}): {detail}",
                 status=error.status,
                 payload=error.payload,
@@ -282,7 +286,7 @@ class JobHook(BaseHook):
         except PermanentVendorError as error:  # incl. a rejected token (401/403)
             if not (error.status == 404 and self.check_request_may_404):
                 return False, str(error)
-        except ConfigurationError as error:
+        except (VendorResponseError, ConfigurationError) as error:  # an answer we cannot read, bad settings
             return False, str(error)
         return True, f"connected to {self.vendor} at {self.transport.target.base_url}"
 
