@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from airflow_jobstatus.errors import ConfigurationError
@@ -95,6 +96,32 @@ def _finite_float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+#: How an error names the id shapes of the shipped vendors (another vendor's pattern is shown as it is).
+_ID_SHAPES = {DIGITS_JOB_ID.pattern: "digits", SAFE_JOB_ID.pattern: "letters, digits, '_' and '-'"}
+
+
+def listed_job_ids(listed: Sequence[Any], shown: Any, *, name: str = "job_id") -> list[str]:
+    """Job ids given as a list: each text or a number (not a bool, not a number too long to be an id),
+    stripped, none empty; a ConfigurationError naming ``name`` and showing ``shown`` (what was given)
+    otherwise. Duplicates are kept (the caller decides)."""
+    if not listed or any(isinstance(job_id, bool) or not isinstance(job_id, (str, int)) for job_id in listed):
+        raise ConfigurationError(
+            f"{name} must be a job id or a non-empty list of job ids (text or numbers), got "
+            + short_repr(shown, 80)
+        )
+    if any(isinstance(job_id, int) and job_id.bit_length() > 4 * MAX_JOB_ID_CHARS for job_id in listed):
+        raise ConfigurationError(
+            f"{name} {short_repr(shown, 80)} holds a number too long to be a job id "
+            f"(at most {MAX_JOB_ID_CHARS} digits)"
+        )
+    ids = [str(job_id).strip() for job_id in listed]
+    if any(not job_id for job_id in ids):
+        raise ConfigurationError(
+            f"{name} must be a job id or a non-empty list of job ids, got {short_repr(shown, 80)}"
+        )
+    return ids
+
+
 def check_job_id(vendor: str, job_id: Any, pattern: re.Pattern[str] = SAFE_JOB_ID) -> str:
     """``job_id`` as text, if it is a job id ``vendor`` could have given (``pattern``, at most 128
     characters); a ConfigurationError naming it otherwise. Run before any request, so an id such as
@@ -110,7 +137,7 @@ def check_job_id(vendor: str, job_id: Any, pattern: re.Pattern[str] = SAFE_JOB_I
         )
     text = str(job_id).strip()
     if len(text) > MAX_JOB_ID_CHARS or not pattern.fullmatch(text):
-        shape = "digits" if pattern is DIGITS_JOB_ID else "letters, digits, '_' and '-'"
+        shape = _ID_SHAPES.get(pattern.pattern, f"text matching {pattern.pattern}")
         raise ConfigurationError(
             f"job id {short_repr(text)} is not a job id of {vendor}: it must be {shape}, "
             f"at most {MAX_JOB_ID_CHARS} characters"

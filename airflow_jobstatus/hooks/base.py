@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from airflow_jobstatus.auth import Auth, ConnectionAuth, amask_target, guarded_target, mask_target
 from airflow_jobstatus.budget import requests_per_minute
-from airflow_jobstatus.checks import DIGITS_JOB_ID, check_job_id
+from airflow_jobstatus.checks import DIGITS_JOB_ID, check_job_id, listed_job_ids
 from airflow_jobstatus.connection import ConnectionFields
 from airflow_jobstatus.errors import (
     ConfigurationError,
@@ -321,12 +321,11 @@ class JobHook(BaseHook):
 
 
 def _clean_ids(job_ids: Sequence[str]) -> list[str]:
+    """The ids asked for, checked as a sensor checks its ``job_id`` (one string is refused: a list is
+    expected here), each once."""
     if isinstance(job_ids, (str, bytes)):
         raise ConfigurationError("job_ids must be a list of ids, not one string")
-    ids = [str(job_id).strip() for job_id in job_ids]
-    if not ids or any(not job_id for job_id in ids):
-        raise ConfigurationError("job_ids must hold at least one non-empty job id")
-    return list(dict.fromkeys(ids))
+    return list(dict.fromkeys(listed_job_ids(list(job_ids), job_ids, name="job_ids")))
 
 
 M = TypeVar("M", bound=BaseModel)

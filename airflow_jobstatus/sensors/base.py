@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_jobstatus.checks import MAX_JOB_ID_CHARS, check_flag, short_repr
+from airflow_jobstatus.checks import check_flag, listed_job_ids, short_repr
 from airflow_jobstatus.compat import AirflowFailException, AirflowSensorTimeout
 from airflow_jobstatus.defaults import DEFAULT_ON_PARTIAL, DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_FOR_ALL
 from airflow_jobstatus.deployment import resolve_deferrable
@@ -210,19 +210,4 @@ def parse_job_ids(value: Any) -> list[str]:
     elif isinstance(raw, int) and not isinstance(raw, bool):
         raw = [raw]
     listed = list(raw) if isinstance(raw, (list, tuple)) else []
-    if not listed or any(isinstance(job_id, bool) or not isinstance(job_id, (str, int)) for job_id in listed):
-        raise ConfigurationError(
-            "job_id must be a job id or a non-empty list of job ids (text or numbers), got "
-            + short_repr(value, 80)
-        )
-    if any(isinstance(job_id, int) and job_id.bit_length() > 4 * MAX_JOB_ID_CHARS for job_id in listed):
-        raise ConfigurationError(
-            f"job_id {short_repr(value, 80)} holds a number too long to be a job id "
-            f"(at most {MAX_JOB_ID_CHARS} digits)"
-        )
-    ids = [str(job_id).strip() for job_id in listed]
-    if any(not job_id for job_id in ids):
-        raise ConfigurationError(
-            f"job_id must be a job id or a non-empty list of job ids, got {short_repr(value, 80)}"
-        )
-    return ids
+    return listed_job_ids(listed, value)
