@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-import weakref
 from dataclasses import dataclass
 
 from airflow_jobstatus.checks import sane_delay, short_repr
 from airflow_jobstatus.errors import ConfigurationError
+from airflow_jobstatus.per_loop import PerLoop
 
 #: The connection extra that sets the budget.
 BUDGET_EXTRA = "requests_per_minute"
@@ -80,19 +80,15 @@ class RateBudget:
             self._updated = now
 
 
-_budgets: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, RateBudget]] = (
-    weakref.WeakKeyDictionary()
-)
+#: Each event loop's budgets, by connection id: kept as long as the loop lives
+#: (:mod:`airflow_jobstatus.per_loop`), so a wait starting after another ended finds the budget spent.
+_budgets: PerLoop[str, RateBudget] = PerLoop()
 
 
 def budget_for(conn_id: str, per_minute: float) -> RateBudget:
     """The running event loop's budget of connection ``conn_id``, made with ``per_minute`` on first use.
     (A later call with another rate keeps the first: one connection, one budget.)"""
-    budgets = _budgets.setdefault(asyncio.get_running_loop(), {})
-    budget = budgets.get(conn_id)
-    if budget is None:
-        budget = budgets[conn_id] = RateBudget(per_minute)
-    return budget
+    return _budgets.get(conn_id, lambda: RateBudget(per_minute))
 
 
 def requests_per_minute(extra: dict[str, object], conn_id: str, default: float) -> float:

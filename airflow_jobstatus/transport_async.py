@@ -22,6 +22,7 @@ from airflow_jobstatus.budget import DEFAULT_HOLD
 from airflow_jobstatus.checks import sane_delay
 from airflow_jobstatus.errors import PermanentVendorError, TransientVendorError
 from airflow_jobstatus.exchange import AsyncAnswer, Body, Outgoing, StreamScrubber, request_headers
+from airflow_jobstatus.per_loop import PerLoop
 from airflow_jobstatus.transport import (
     AUTH_STATUSES,
     READ_CHUNK,
@@ -53,40 +54,31 @@ log = logging.getLogger(__name__)
 OFFLOAD_BYTES = 16 * 1024
 
 
-class _SharedSession:
-    def __init__(self) -> None:
-        self.session: aiohttp.ClientSession | None = None
-        self.leases = 0
+#: Each event loop's one HTTP session, leased by every transport (:mod:`airflow_jobstatus.per_loop`).
+_sessions: PerLoop[str, aiohttp.ClientSession] = PerLoop()
 
 
-_sessions: dict[asyncio.AbstractEventLoop, _SharedSession] = {}
+def _new_session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
+        timeout=aiohttp.ClientTimeout(total=60, sock_connect=10),
+    )
+
+
+async def _close_session(session: aiohttp.ClientSession) -> None:
+    await session.close()
 
 
 @asynccontextmanager
 async def shared_session() -> AsyncIterator[aiohttp.ClientSession]:
     """Lease the event loop's shared session, creating it on first use and closing it after the last."""
-    loop = asyncio.get_running_loop()
-    shared = _sessions.setdefault(loop, _SharedSession())
-    if shared.session is None or shared.session.closed:
-        shared.session = aiohttp.ClientSession(
-            connector=aiohttp.TCPConnector(limit=100, ttl_dns_cache=300),
-            timeout=aiohttp.ClientTimeout(total=60, sock_connect=10),
-        )
-    shared.leases += 1
-    try:
-        yield shared.session
-    finally:
-        shared.leases -= 1
-        if shared.leases == 0:
-            session, shared.session = shared.session, None
-            _sessions.pop(loop, None)
-            if session is not None:
-                await session.close()
+    async with _sessions.lease("session", _new_session, _close_session) as session:
+        yield session
 
 
 def session_count() -> int:
     """How many shared sessions are open in this process (for tests and benchmarks)."""
-    return sum(1 for shared in _sessions.values() if shared.session is not None)
+    return sum(1 for session in _sessions.values() if not session.closed)
 
 
 _parser: ThreadPoolExecutor | None = None

@@ -35,13 +35,16 @@ from typing import TYPE_CHECKING, Any
 from airflow_jobstatus.checks import sane_delay
 from airflow_jobstatus.errors import JobNotFoundError, JobStatusError, TransientVendorError
 from airflow_jobstatus.models import Job
+from airflow_jobstatus.per_loop import PerLoop
 from airflow_jobstatus.triggers.waiting import within
 
 if TYPE_CHECKING:
     from airflow_jobstatus.hooks.base import JobHook, ReadRequest
     from airflow_jobstatus.transport_async import AsyncTransport
 
-_pollers: dict[tuple[asyncio.AbstractEventLoop, str, str, str], JobPoller] = {}
+#: Each event loop's pollers, by (hook path, connection, hook parameters): leased by the waits reading
+#: through them (:mod:`airflow_jobstatus.per_loop`).
+_pollers: PerLoop[tuple[str, str, str], JobPoller] = PerLoop()
 
 #: An ask may be served this share of its delay early, to join a batch.
 EARLY_SHARE = 0.5
@@ -80,7 +83,6 @@ class JobPoller:
 
     def __init__(self, hook: JobHook) -> None:
         self.hook = hook
-        self.watchers = 0
         self.stats = PollerStats()
         self._stack: AsyncExitStack | None = None
         self._transport: AsyncTransport | None = None
@@ -98,19 +100,11 @@ class JobPoller:
         """Join (or start) the poller of this connection and hook parameters while the block runs."""
         params = dict(hook_params or {})
         hook_path = f"{hook_class.__module__}.{hook_class.__qualname__}"
-        key = (asyncio.get_running_loop(), hook_path, conn_id, json.dumps(params, sort_keys=True))
-        poller = _pollers.get(key)
-        if poller is None:
-            poller = _pollers[key] = cls(hook_class(conn_id, **params))
-        poller.watchers += 1
-        try:
+        key = (hook_path, conn_id, json.dumps(params, sort_keys=True))
+        make = lambda: cls(hook_class(conn_id, **params))  # noqa: E731
+        async with _pollers.lease(key, make, JobPoller._close) as poller:
             await poller._open()
             yield poller
-        finally:
-            poller.watchers -= 1
-            if poller.watchers == 0:
-                _pollers.pop(key, None)
-                await poller._close()
 
     async def read(self, job_ids: Sequence[str], delay: float = 0.0) -> list[Job]:
         """The status of these jobs (in the order given), read in a batch due ``delay`` seconds from now.
