@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import re
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ class ReadRequest:
     params: dict[str, str] | None = None
 
 
-class JobHook(BaseHook):
+class JobHook(BaseHook, ABC):
     """Base class of the vendor job hooks: resolves the connection once and reads jobs.
 
     :param conn_id: the Airflow connection to use (each vendor has its own default id).
@@ -91,26 +92,26 @@ class JobHook(BaseHook):
         self.requests_per_minute = self.default_requests_per_minute
 
     # --- what a vendor module defines -------------------------------------------------------
+    @abstractmethod
     def api_target(self, fields: ConnectionFields) -> ApiTarget:
         """Base URL and auth headers for this vendor from the connection's fields."""
-        raise NotImplementedError
 
+    @abstractmethod
     def read_requests(self, job_ids: Sequence[str]) -> list[ReadRequest]:
         """The GETs that read these jobs (one per job unless the vendor can batch)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def parse_jobs(self, request: ReadRequest, payload: Any) -> list[Job]:
         """Jobs found in the answer to ``request`` (a job the vendor omits is reported missing)."""
-        raise NotImplementedError
 
     def parse_jobs_for_wait(self, request: ReadRequest, payload: Any) -> list[Job]:
         """:meth:`parse_jobs` as a wait in the triggerer holds the jobs (:meth:`Job.for_waiting`). A vendor
         whose answers carry many item results overrides it to skip building what a wait drops."""
         return [job.for_waiting() for job in self.parse_jobs(request, payload)]
 
+    @abstractmethod
     def check_request(self) -> ReadRequest:
         """A cheap authenticated GET used by :meth:`test_connection`."""
-        raise NotImplementedError
 
     @classmethod
     def is_refusal(cls, error: TransientVendorError) -> bool:
