@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Final
 
-from airflow_jobstatus.outcomes import OnPartial
+from airflow_jobstatus.core.outcomes import OnPartial
 
 __all__ = [
     "DEFAULT_MAX_JOBS_IN_FLIGHT",

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_jobstatus.compat import AirflowException, AirflowFailException
-from airflow_jobstatus.index_ranges import describe_indexes
+from airflow_jobstatus.core.index_ranges import describe_indexes
 
 #: HTTP statuses by which a vendor refuses the content of a submit (bad request, field errors): the same
 #: input would be refused again, so no retry of the task sends it.
@@ -116,7 +116,7 @@ class NoJobCreated(JobStatusError):
         self.payload = payload
 
 
-# --- result downloads (airflow_jobstatus.downloads) -----------------------------------------------
+# --- result downloads (airflow_jobstatus.http.downloads) -----------------------------------------------
 class UnsafeResultHost(PermanentVendorError, AirflowFailException):
     """A result link, or one of its redirect hops, points at a host a worker must not reach (plain http,
     a loopback, private, link-local or cloud metadata address...): refused before connecting, and the

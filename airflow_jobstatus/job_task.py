@@ -6,15 +6,15 @@ import ast
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast
 
-from airflow_jobstatus.checks import loads_json, positive_seconds, short_repr
+from airflow_jobstatus.core.checks import loads_json, positive_seconds, short_repr
+from airflow_jobstatus.core.progress import ProgressReporter
 from airflow_jobstatus.errors import ConfigurationError, TransientVendorError
-from airflow_jobstatus.progress import ProgressReporter
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
+    from airflow_jobstatus.core.models import Job
     from airflow_jobstatus.hooks.base import JobHook
-    from airflow_jobstatus.models import Job
 
 __all__ = ["HookT", "JobTaskMixin", "literal_text", "positive_seconds", "rendered_list"]
 

@@ -109,8 +109,8 @@ class CountingTi:
 def bench_operator(count: int, meter: Meter) -> Any:
     """A SubmitJobOperator over ``count`` items whose vendor is a function: submits answer queued jobs
     with fresh 32-hex ids, status reads answer them completed. It notes when ``_finish`` starts."""
+    from airflow_jobstatus.core.models import Job, JobState
     from airflow_jobstatus.hooks.zendesk import ZendeskJobHook
-    from airflow_jobstatus.models import Job, JobState
     from airflow_jobstatus.operators.base import SubmitJobOperator
 
     def job(number: int | str, state: JobState) -> Job:
@@ -208,7 +208,7 @@ class EarlierLedger:
         return [r[0] for r in self.jobs if r[0] in live and r[2] is None]
 
     def to_json(self) -> dict[str, Any]:
-        from airflow_jobstatus.ledger import to_ranges
+        from airflow_jobstatus.core.ledger import to_ranges
 
         return {
             "fingerprint": self.fingerprint,
@@ -221,7 +221,7 @@ class EarlierLedger:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> EarlierLedger:
-        from airflow_jobstatus.ledger import from_ranges
+        from airflow_jobstatus.core.ledger import from_ranges
 
         jobs = [(r["id"], from_ranges(r["items"]), r["state"]) for r in data["jobs"]]
         return cls(

@@ -195,7 +195,7 @@ def main() -> None:
     if spec["kind"] == "anchor":
         import airflow.providers.http.triggers.http  # noqa: F401
     else:  # the modules a running triggerer has loaded already (the anchor's are imported above)
-        for module in ("airflow_jobstatus.triggers.job", "airflow_jobstatus.transport_async"):
+        for module in ("airflow_jobstatus.triggers.job", "airflow_jobstatus.http.transport_async"):
             importlib.import_module(module)
         importlib.import_module(ZENDESK_HOOK.rpartition(".")[0])
     spec["base_url"] = os.environ["SANDBOX_URL"]

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from airflow_jobstatus import transport, transport_async
+from airflow_jobstatus.http import transport, transport_async
 from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
 
 ZENDESK_HOOK = "airflow_jobstatus.hooks.zendesk.ZendeskJobHook"

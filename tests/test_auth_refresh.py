@@ -15,10 +15,10 @@ import pytest
 import structlog
 from conftest import CANARY_TOKEN, wistia_connection, zendesk_connection
 
-from airflow_jobstatus.connection import ConnectionFields
+from airflow_jobstatus.core.models import JobState
 from airflow_jobstatus.errors import PermanentVendorError, VendorAuthError
 from airflow_jobstatus.hooks.zendesk import ZendeskJobHook, zendesk_authorization
-from airflow_jobstatus.models import JobState
+from airflow_jobstatus.http.connection import ConnectionFields
 from airflow_jobstatus.sandbox import SandboxServer
 from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
 from airflow_jobstatus.triggers.poller import PollerStats, active_pollers, poller_stats

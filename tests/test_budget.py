@@ -7,9 +7,9 @@ import time
 import pytest
 from conftest import zendesk_connection
 
-from airflow_jobstatus.budget import RateBudget, requests_per_minute
+from airflow_jobstatus.core.models import Job, JobState
 from airflow_jobstatus.errors import ConfigurationError
-from airflow_jobstatus.models import Job, JobState
+from airflow_jobstatus.http.budget import RateBudget, requests_per_minute
 from airflow_jobstatus.sandbox import SandboxServer
 from airflow_jobstatus.triggers.cadence import PollCadence, check_max_poll_interval, default_max_poll_interval
 from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent

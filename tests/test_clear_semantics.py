@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from test_submit_ledger import MemoryStore, MemoryTi
 
+from airflow_jobstatus.core.ledger import LEDGER_KEY
 from airflow_jobstatus.errors import ConfigurationError
-from airflow_jobstatus.ledger import LEDGER_KEY
 from airflow_jobstatus.operators.zendesk import ZendeskBulkOperator
 from airflow_jobstatus.sandbox import SandboxServer
 from airflow_jobstatus.sensors.zendesk import ZendeskJobSensor

@@ -19,15 +19,8 @@ from conftest import tradedesk_connection
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_jobstatus import result_hosts
-from airflow_jobstatus.downloads import (
-    AddressKind,
-    DownloadLimits,
-    HostPolicy,
-    check_result_url,
-    classify_address,
-    open_download,
-)
+from airflow_jobstatus.core.models import Job, JobState
+from airflow_jobstatus.core.results import ResultNotText
 from airflow_jobstatus.errors import (
     ConfigurationError,
     PermanentVendorError,
@@ -36,8 +29,15 @@ from airflow_jobstatus.errors import (
     UnsafeResultHost,
 )
 from airflow_jobstatus.hooks.tradedesk import TradeDeskHook
-from airflow_jobstatus.models import Job, JobState
-from airflow_jobstatus.results import ResultNotText
+from airflow_jobstatus.http import result_hosts
+from airflow_jobstatus.http.downloads import (
+    AddressKind,
+    DownloadLimits,
+    HostPolicy,
+    check_result_url,
+    classify_address,
+    open_download,
+)
 from airflow_jobstatus.sandbox import SandboxServer
 from airflow_jobstatus.sandbox.tradedesk_jobs import RESULTS_PATH, result_sha256, result_size
 

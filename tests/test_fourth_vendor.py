@@ -9,8 +9,8 @@ import pytest
 from conftest import CANARY_TOKEN
 from fourth_vendor.hooks import AcmeHook
 
+from airflow_jobstatus.core.models import JobState
 from airflow_jobstatus.errors import PermanentVendorError
-from airflow_jobstatus.models import JobState
 from airflow_jobstatus.sandbox import SandboxServer
 
 

@@ -25,8 +25,10 @@ from test_tradedesk_parsing import GRAPHQL_CAMEL, GRAPHQL_FULL_CAMEL, STANDARD_C
 from test_wistia_parsing import SEED_TAGGING, SEED_TRIM
 from test_zendesk_parsing import BARE_COMPLETED, ENVELOPED_COMPLETED
 
-from airflow_jobstatus import checks
-from airflow_jobstatus.budget import requests_per_minute
+from airflow_jobstatus.core import checks
+from airflow_jobstatus.core.models import ItemResult, Job, JobState
+from airflow_jobstatus.core.result_location import MAX_PART_CHARS, path_part
+from airflow_jobstatus.core.results import check_inline_limit
 from airflow_jobstatus.errors import (
     ConfigurationError,
     JobStatusError,
@@ -49,12 +51,10 @@ from airflow_jobstatus.hooks.wistia_calls import (
 )
 from airflow_jobstatus.hooks.zendesk import ZendeskJobHook
 from airflow_jobstatus.hooks.zendesk_bulk import BULK_ACTIONS, build_request, item_key
+from airflow_jobstatus.http.budget import requests_per_minute
+from airflow_jobstatus.http.transport import MAX_RETRY_AFTER, ApiTarget, interpret_response, parse_retry_after
 from airflow_jobstatus.job_task import rendered_list
-from airflow_jobstatus.models import ItemResult, Job, JobState
-from airflow_jobstatus.result_location import MAX_PART_CHARS, path_part
-from airflow_jobstatus.results import check_inline_limit
 from airflow_jobstatus.sensors.base import parse_job_ids
-from airflow_jobstatus.transport import MAX_RETRY_AFTER, ApiTarget, interpret_response, parse_retry_after
 from airflow_jobstatus.triggers.cadence import PollCadence
 
 #: (No example database: the work tree stays clean; a failure prints its example, to be added with @example.)
@@ -300,7 +300,7 @@ any_payload = st.one_of(zendesk_payloads, wistia_payloads, tradedesk_payloads)
 @pytest.fixture(autouse=True, scope="module")
 def _quiet_unknown_statuses() -> Iterator[None]:
     """Each new status word logs one warning: thousands of them would only slow the run down."""
-    logger = logging.getLogger("airflow_jobstatus.models")
+    logger = logging.getLogger("airflow_jobstatus.core.models")
     level = logger.level
     logger.setLevel(logging.ERROR)
     yield

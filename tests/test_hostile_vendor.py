@@ -141,8 +141,8 @@ async def test_a_huge_retry_after_never_outlasts_the_deadline(
 
 
 def test_a_refused_submit_with_garbage_retry_after_waits_a_sane_time() -> None:
+    from airflow_jobstatus.http.transport import parse_retry_after
     from airflow_jobstatus.operators.zendesk import ZendeskBulkOperator
-    from airflow_jobstatus.transport import parse_retry_after
 
     operator = ZendeskBulkOperator(task_id="bulk", resource="tickets", action="destroy_many", items=[1])
     for header in ("nan", "inf", "1e12"):
@@ -381,7 +381,7 @@ def test_a_result_path_made_from_ids_stays_under_its_base(
 ) -> None:
     import os
 
-    from airflow_jobstatus.result_location import default_result_path
+    from airflow_jobstatus.core.result_location import default_result_path
 
     base = tmp_path / "results"
     monkeypatch.setenv("AIRFLOW__JOBSTATUS__RESULT_BASE_PATH", f"file://{base}")
@@ -395,7 +395,7 @@ def test_a_result_path_made_from_ids_stays_under_its_base(
 
 
 def test_two_long_job_ids_never_share_a_result_file(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    from airflow_jobstatus.result_location import default_result_path
+    from airflow_jobstatus.core.result_location import default_result_path
 
     monkeypatch.setenv("AIRFLOW__JOBSTATUS__RESULT_BASE_PATH", f"file://{tmp_path}")
     context = {"ti": _TaskInstance("dag", "run", "task")}
@@ -480,7 +480,7 @@ def test_items_rendered_as_deeply_nested_text_fail_naming_them() -> None:
     ],
 )
 def test_an_output_path_that_cannot_be_written_fails_before_any_request(output_path: str, named: str) -> None:
-    from airflow_jobstatus.results import check_output_path
+    from airflow_jobstatus.core.results import check_output_path
 
     with pytest.raises(ConfigurationError, match=named):
         check_output_path(output_path)

@@ -17,8 +17,8 @@ from conftest import CANARY_TOKEN, zendesk_connection
 from vendor_drivers import Vendor, vendors_of
 
 from airflow_jobstatus.compat import AirflowException
+from airflow_jobstatus.http.transport_async import session_count
 from airflow_jobstatus.sandbox import SandboxServer
-from airflow_jobstatus.transport_async import session_count
 from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
 from airflow_jobstatus.triggers.poller import active_pollers
 from airflow_jobstatus.vendors import registered

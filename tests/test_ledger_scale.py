@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from airflow.sdk.exceptions import TaskDeferred
 
+from airflow_jobstatus.core.ledger import LEDGER_KEY, Ledger
+from airflow_jobstatus.core.models import Job, JobState
 from airflow_jobstatus.hooks.zendesk import ZendeskJobHook
-from airflow_jobstatus.ledger import LEDGER_KEY, Ledger
-from airflow_jobstatus.models import Job, JobState
 from airflow_jobstatus.operators.base import SubmitJobOperator
 from airflow_jobstatus.triggers.job import WaitEvent
 

@@ -12,10 +12,12 @@ from conftest import tradedesk_connection, zendesk_connection
 from test_submit_ledger import MemoryStore, MemoryTi
 
 from airflow_jobstatus.compat import AirflowException
+from airflow_jobstatus.core.models import Job, JobState
+from airflow_jobstatus.core.outcomes import Verdict, count_states, headline, judge
+from airflow_jobstatus.core.wording import plural
 from airflow_jobstatus.errors import ConfigurationError
 from airflow_jobstatus.hooks.zendesk import ZendeskJobHook
 from airflow_jobstatus.job_task import rendered_list
-from airflow_jobstatus.models import Job, JobState
 from airflow_jobstatus.operators.base import SubmitJobOperator
 from airflow_jobstatus.operators.tradedesk import (
     TradeDeskGraphQLBulkQueryOperator,
@@ -23,9 +25,7 @@ from airflow_jobstatus.operators.tradedesk import (
 )
 from airflow_jobstatus.operators.wistia import WistiaBulkTagOperator, WistiaMediaBulkOperator
 from airflow_jobstatus.operators.zendesk import ZendeskBulkOperator
-from airflow_jobstatus.outcomes import Verdict, count_states, headline, judge
 from airflow_jobstatus.sandbox import SandboxServer
-from airflow_jobstatus.wording import plural
 
 QUERY = "query { advertisers { nodes { id name } } }"
 FAIL = "[sandbox:fail]"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from airflow_jobstatus.pacing import RequestWindow
+from airflow_jobstatus.http.pacing import RequestWindow
 
 
 class FakeClock:

@@ -11,7 +11,7 @@ from conftest import zendesk_connection
 from test_submit_ledger import MemoryStore, MemoryTi
 
 from airflow_jobstatus.compat import AirflowException, AirflowFailException
-from airflow_jobstatus.ledger import LEDGER_KEY
+from airflow_jobstatus.core.ledger import LEDGER_KEY
 from airflow_jobstatus.operators.zendesk import ZendeskBulkOperator
 from airflow_jobstatus.sandbox import SandboxServer
 

@@ -16,14 +16,14 @@ import pytest
 from airflow_harness import DagImportError, DagRunResult, run_dag
 from conftest import CANARY_TOKEN, tradedesk_connection, wistia_connection, zendesk_connection
 
+from airflow_jobstatus.core.models import Job, JobState
+from airflow_jobstatus.core.outcomes import judge
 from airflow_jobstatus.errors import ConfigurationError
-from airflow_jobstatus.models import Job, JobState
-from airflow_jobstatus.outcomes import judge
+from airflow_jobstatus.http.transport_async import session_count
 from airflow_jobstatus.sandbox import SandboxServer
 from airflow_jobstatus.sensors.base import failing_states
 from airflow_jobstatus.sensors.tradedesk import TradeDeskJobSensor
 from airflow_jobstatus.sensors.zendesk import ZendeskJobSensor
-from airflow_jobstatus.transport_async import session_count
 from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
 from airflow_jobstatus.triggers.poller import active_pollers
 

@@ -12,8 +12,7 @@ from airflow_harness import DagRunResult, run_dag
 from conftest import zendesk_connection
 
 from airflow_jobstatus.compat import AirflowFailException
-from airflow_jobstatus.hooks.zendesk import ZendeskJobHook, parse_item
-from airflow_jobstatus.ledger import (
+from airflow_jobstatus.core.ledger import (
     LEDGER_FORMAT,
     LEDGER_KEY,
     SEGMENT_RECORDS,
@@ -27,7 +26,8 @@ from airflow_jobstatus.ledger import (
     segment_key,
     to_ranges,
 )
-from airflow_jobstatus.models import ItemResult, Job, JobState
+from airflow_jobstatus.core.models import ItemResult, Job, JobState
+from airflow_jobstatus.hooks.zendesk import ZendeskJobHook, parse_item
 from airflow_jobstatus.operators.items import merge_results
 from airflow_jobstatus.operators.zendesk import ZendeskBulkOperator, match_results
 from airflow_jobstatus.sandbox import SandboxServer

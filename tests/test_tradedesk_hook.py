@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from conftest import CANARY_TOKEN, tradedesk_connection
 
+from airflow_jobstatus.core.models import JobState
+from airflow_jobstatus.core.results import ResultTooLarge
 from airflow_jobstatus.errors import (
     ConfigurationError,
     JobNotFoundError,
@@ -17,8 +19,6 @@ from airflow_jobstatus.errors import (
     VendorAuthError,
 )
 from airflow_jobstatus.hooks.tradedesk import TradeDeskHook
-from airflow_jobstatus.models import JobState
-from airflow_jobstatus.results import ResultTooLarge
 from airflow_jobstatus.sandbox import SandboxServer
 from airflow_jobstatus.sandbox.tradedesk_jobs import result_sha256, result_size, result_text
 

@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 
-from airflow_jobstatus.connection import ConnectionFields
+from airflow_jobstatus.core.models import JobState
+from airflow_jobstatus.core.results import ResultSource, ResultTooLarge, deliver_result, write_chunks
 from airflow_jobstatus.errors import ConfigurationError, TransientVendorError, VendorResponseError
 from airflow_jobstatus.hooks.tradedesk import ENVIRONMENTS, check_job_kind, tradedesk_target
 from airflow_jobstatus.hooks.tradedesk_models import (
@@ -22,9 +23,8 @@ from airflow_jobstatus.hooks.tradedesk_models import (
     problem_text,
 )
 from airflow_jobstatus.hooks.tradedesk_submits import STANDARD_JOBS, check_payload, check_query
-from airflow_jobstatus.models import JobState
-from airflow_jobstatus.results import ResultSource, ResultTooLarge, deliver_result, write_chunks
-from airflow_jobstatus.transport import Download, RetryPolicy
+from airflow_jobstatus.http.connection import ConnectionFields
+from airflow_jobstatus.http.transport import Download, RetryPolicy
 
 STANDARD_CAMEL = {
     "id": 5000001,

@@ -19,8 +19,8 @@ from airflow_harness import DagRunResult
 from test_tradedesk_dag import GRAPHQL, MODES, QUERY, STANDARD
 from test_tradedesk_dag import run_op as run_tradedesk_op
 
-from airflow_jobstatus.downloads import CHUNK_SIZE
-from airflow_jobstatus.results import DEFAULT_INLINE_LIMIT
+from airflow_jobstatus.core.results import DEFAULT_INLINE_LIMIT
+from airflow_jobstatus.http.downloads import CHUNK_SIZE
 from airflow_jobstatus.sandbox import SandboxServer
 from airflow_jobstatus.sandbox.tradedesk_jobs import RESULTS_PATH, result_sha256, result_size, result_text
 
@@ -221,8 +221,8 @@ def test_a_validate_only_answer_above_inline_limit_fails_naming_output_path(sand
 
 # --- the hook: the inline read stops just past the limit -------------------------------------------
 def test_the_inline_read_stops_just_past_inline_limit(sandbox: SandboxServer, tradedesk_conn: str) -> None:
+    from airflow_jobstatus.core.results import ResultTooLarge
     from airflow_jobstatus.hooks.tradedesk import TradeDeskHook
-    from airflow_jobstatus.results import ResultTooLarge
 
     config = sandbox.state.tradedesk.config
     config.raw_result_limit, config.gzip_downloads = 0, True  # a link, its document size unknown

@@ -19,8 +19,8 @@ from airflow_jobstatus.errors import (
     VendorAuthError,
     VendorResponseError,
 )
-from airflow_jobstatus.exchange import Body, StreamScrubber, request_headers, secret_forms
-from airflow_jobstatus.transport import (
+from airflow_jobstatus.http.exchange import Body, StreamScrubber, request_headers, secret_forms
+from airflow_jobstatus.http.transport import (
     ApiTarget,
     RetryPolicy,
     interpret_response,

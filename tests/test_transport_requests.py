@@ -16,16 +16,16 @@ from echo_server import EchoServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from airflow_jobstatus.auth import Auth, StaticAuth, with_credentials
 from airflow_jobstatus.errors import (
     ConfigurationError,
     PermanentVendorError,
     ResponseTooLarge,
     VendorAuthError,
 )
-from airflow_jobstatus.exchange import HEADER_VALUE, Body
-from airflow_jobstatus.transport import ApiTarget, SyncTransport
-from airflow_jobstatus.transport_async import AsyncTransport, shared_session
+from airflow_jobstatus.http.auth import Auth, StaticAuth, with_credentials
+from airflow_jobstatus.http.exchange import HEADER_VALUE, Body
+from airflow_jobstatus.http.transport import ApiTarget, SyncTransport
+from airflow_jobstatus.http.transport_async import AsyncTransport, shared_session
 
 CAP = 256 * 1024
 

@@ -52,7 +52,7 @@ def test_first_trigger_does_not_block_the_event_loop(
         PYTHONPYCACHEPREFIX=str(tmp_path / "pycache"),
     )
     env.pop("PYTHONDONTWRITEBYTECODE", None)
-    warm = "import airflow_jobstatus.hooks.zendesk, airflow_jobstatus.transport_async"
+    warm = "import airflow_jobstatus.hooks.zendesk, airflow_jobstatus.http.transport_async"
     subprocess.run([sys.executable, "-c", warm], check=True, env=env, timeout=120, capture_output=True)
     out = subprocess.run(
         [sys.executable, "-c", SCRIPT, job_id],

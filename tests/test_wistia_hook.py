@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from conftest import CANARY_TOKEN, wistia_connection
 
+from airflow_jobstatus.core.models import Job, JobState
 from airflow_jobstatus.errors import (
     ConfigurationError,
     JobNotFoundError,
@@ -17,8 +18,7 @@ from airflow_jobstatus.errors import (
     VendorAuthError,
 )
 from airflow_jobstatus.hooks.wistia import WistiaHook
-from airflow_jobstatus.models import Job, JobState
-from airflow_jobstatus.pacing import RequestWindow
+from airflow_jobstatus.http.pacing import RequestWindow
 from airflow_jobstatus.sandbox import SandboxServer
 
 STATUS = "/wistia/background_job_status/"

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from airflow_jobstatus.connection import ConnectionFields
+from airflow_jobstatus.core.models import JobState
 from airflow_jobstatus.errors import ConfigurationError, VendorResponseError
 from airflow_jobstatus.hooks.wistia import DEFAULT_BASE_URL, error_text, parse_job, wistia_target
 from airflow_jobstatus.hooks.wistia_calls import (
@@ -21,7 +21,7 @@ from airflow_jobstatus.hooks.wistia_calls import (
     translate_call,
     trim_call,
 )
-from airflow_jobstatus.models import JobState
+from airflow_jobstatus.http.connection import ConnectionFields
 
 #: Seed 000: the job object of POST /taggings/bulk_create.
 SEED_TAGGING = {"id": 382476, "status": "started"}
@@ -217,6 +217,6 @@ def test_hashed_ids_accept_a_tuple_and_strip_spaces() -> None:
 
 
 def test_progress_lines_name_a_bare_status_once() -> None:
-    from airflow_jobstatus.progress import progress_line
+    from airflow_jobstatus.core.progress import progress_line
 
     assert progress_line(parse_job(SEED_TAGGING)) == "job 382476: started"

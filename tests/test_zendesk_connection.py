@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from airflow_jobstatus.connection import ConnectionFields
 from airflow_jobstatus.errors import ConfigurationError
 from airflow_jobstatus.hooks.zendesk import zendesk_authorization, zendesk_base_url
+from airflow_jobstatus.http.connection import ConnectionFields
 
 
 def fields(**kwargs: Any) -> ConnectionFields:

@@ -8,11 +8,11 @@ from typing import Any
 import pytest
 from conftest import AGENT_EMAIL, CANARY_TOKEN, connection_json, zendesk_connection
 
+from airflow_jobstatus.core.models import JobState
 from airflow_jobstatus.errors import JobNotFoundError, TransientVendorError, VendorAuthError
 from airflow_jobstatus.hooks.zendesk import ZendeskJobHook
-from airflow_jobstatus.models import JobState
+from airflow_jobstatus.http.transport import RetryPolicy
 from airflow_jobstatus.sandbox import SandboxServer
-from airflow_jobstatus.transport import RetryPolicy
 
 SHOW = "/api/v2/job_statuses/"
 SHOW_MANY = "/api/v2/job_statuses/show_many"

@@ -6,9 +6,9 @@ import logging
 
 import pytest
 
+from airflow_jobstatus.core.models import JobState
 from airflow_jobstatus.errors import VendorResponseError
 from airflow_jobstatus.hooks.zendesk import parse_job, parse_jobs_payload
-from airflow_jobstatus.models import JobState
 
 # The older reference's example: the bare job object, update results with title and an empty "errors".
 BARE_COMPLETED = {

@@ -8,6 +8,7 @@ from unittest import mock
 
 import pytest
 
+from airflow_jobstatus.core.models import Job, JobState
 from airflow_jobstatus.errors import ConfigurationError, TransientVendorError
 from airflow_jobstatus.hooks.zendesk import ZendeskJobHook
 from airflow_jobstatus.hooks.zendesk_bulk import (
@@ -19,7 +20,6 @@ from airflow_jobstatus.hooks.zendesk_bulk import (
     check_items,
     item_key,
 )
-from airflow_jobstatus.models import Job, JobState
 from airflow_jobstatus.sandbox import SandboxServer
 from airflow_jobstatus.sandbox.zendesk_jobs import Submit
 

@@ -2,8 +2,8 @@
 
 A vendor hook only says how its API looks: how a connection becomes a base URL and auth headers
 (:meth:`JobHook.api_target`), which request reads which jobs (:meth:`JobHook.read_requests`) and
-how a response becomes :class:`~airflow_jobstatus.models.Job` objects (:meth:`JobHook.parse_jobs`).
-The credentials are held by an :class:`~airflow_jobstatus.auth.Auth` (:meth:`JobHook.make_auth`): by
+how a response becomes :class:`~airflow_jobstatus.core.models.Job` objects (:meth:`JobHook.parse_jobs`).
+The credentials are held by an :class:`~airflow_jobstatus.http.auth.Auth` (:meth:`JobHook.make_auth`): by
 default the connection's, read again when the vendor rejects them (a rotated token is picked up).
 """
 
@@ -21,10 +21,8 @@ from urllib.parse import quote
 from airflow.sdk import BaseHook
 from pydantic import BaseModel, ValidationError
 
-from airflow_jobstatus.auth import Auth, ConnectionAuth, amask_target, guarded_target, mask_target
-from airflow_jobstatus.budget import requests_per_minute
-from airflow_jobstatus.checks import DIGITS_JOB_ID, check_job_id, listed_job_ids
-from airflow_jobstatus.connection import ConnectionFields
+from airflow_jobstatus.core.checks import DIGITS_JOB_ID, check_job_id, listed_job_ids
+from airflow_jobstatus.core.models import Job
 from airflow_jobstatus.errors import (
     ConfigurationError,
     JobNotFoundError,
@@ -35,12 +33,14 @@ from airflow_jobstatus.errors import (
     VendorResponseError,
     refused_input,
 )
-from airflow_jobstatus.exchange import Body
-from airflow_jobstatus.models import Job
-from airflow_jobstatus.transport import ApiTarget, RetryPolicy, SyncTransport, error_reason
+from airflow_jobstatus.http.auth import Auth, ConnectionAuth, amask_target, guarded_target, mask_target
+from airflow_jobstatus.http.budget import requests_per_minute
+from airflow_jobstatus.http.connection import ConnectionFields
+from airflow_jobstatus.http.exchange import Body
+from airflow_jobstatus.http.transport import ApiTarget, RetryPolicy, SyncTransport, error_reason
 
 if TYPE_CHECKING:
-    from airflow_jobstatus.transport_async import AsyncTransport
+    from airflow_jobstatus.http.transport_async import AsyncTransport
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ class JobHook(BaseHook, ABC):
     #: How many job ids one read request can carry (:meth:`read_requests` batches them by this many).
     read_batch_size: ClassVar[int] = 1
     #: Status reads per minute the triggerer spends on one connection when its extra
-    #: ``requests_per_minute`` is not set (see :mod:`airflow_jobstatus.budget`).
+    #: ``requests_per_minute`` is not set (see :mod:`airflow_jobstatus.http.budget`).
     default_requests_per_minute: ClassVar[float] = 300.0
     #: The shape of this vendor's job ids (checked before any request: :meth:`check_job_ids`).
     job_id_pattern: ClassVar[re.Pattern[str]] = DIGITS_JOB_ID
@@ -149,7 +149,7 @@ class JobHook(BaseHook, ABC):
     ) -> Any:
         """Send a job-creating request once (never retried: it could create a second job; only sent again
         once after fresh credentials replaced rejected ones) and return its parsed answer. ``body`` is
-        JSON, or a :class:`~airflow_jobstatus.exchange.Body` of another content type (a form, raw bytes);
+        JSON, or a :class:`~airflow_jobstatus.http.exchange.Body` of another content type (a form, raw bytes);
         ``params`` go in the query string. A refusal (4xx other than auth) names what was refused and
         the vendor's reason (:meth:`error_detail`)."""
         try:
@@ -183,8 +183,8 @@ class JobHook(BaseHook, ABC):
 
     def make_auth(self, target: ApiTarget, fields: ConnectionFields) -> Auth:
         """How requests are authenticated: by default the credentials :meth:`api_target` builds from the
-        connection, which a 401/403 makes read again (:class:`~airflow_jobstatus.auth.ConnectionAuth`).
-        A vendor with OAuth returns its own :class:`~airflow_jobstatus.auth.Auth` (built from
+        connection, which a 401/403 makes read again (:class:`~airflow_jobstatus.http.auth.ConnectionAuth`).
+        A vendor with OAuth returns its own :class:`~airflow_jobstatus.http.auth.Auth` (built from
         ``fields``), whose ``refresh`` asks for a new access token."""
 
         def load() -> ApiTarget:
@@ -229,8 +229,8 @@ class JobHook(BaseHook, ABC):
     async def async_transport(self, *, budgeted: bool = False) -> AsyncIterator[AsyncTransport]:
         """A non-blocking transport on the event loop's shared session, for as long as the block runs.
         ``budgeted``: its requests spend the connection's rate budget in this event loop (triggers)."""
-        from airflow_jobstatus.budget import budget_for
-        from airflow_jobstatus.transport_async import AsyncTransport, shared_session
+        from airflow_jobstatus.http.budget import budget_for
+        from airflow_jobstatus.http.transport_async import AsyncTransport, shared_session
 
         auth = await self._async_auth()
         budget = budget_for(self.conn_id, self.requests_per_minute) if budgeted else None
@@ -256,7 +256,7 @@ class JobHook(BaseHook, ABC):
         self, request: ReadRequest, transport: AsyncTransport, *, waiting: bool = False
     ) -> list[Job]:
         """Send one read request: the jobs it found (a 404 becomes JobNotFoundError naming its ids).
-        ``waiting``: each job as a wait holds it (:meth:`~airflow_jobstatus.models.Job.for_waiting`)."""
+        ``waiting``: each job as a wait holds it (:meth:`~airflow_jobstatus.core.models.Job.for_waiting`)."""
         try:
             jobs: list[Job] = await transport.request_json(
                 "GET", request.path, params=request.params, parse=self._parser(request, waiting)

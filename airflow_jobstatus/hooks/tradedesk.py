@@ -11,8 +11,9 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, ClassVar, cast
 
-from airflow_jobstatus.checks import DIGITS_JOB_ID, check_job_id
-from airflow_jobstatus.connection import ConnectionFields, base_url_from_host
+from airflow_jobstatus.core.checks import DIGITS_JOB_ID, check_job_id
+from airflow_jobstatus.core.models import Job, JobState
+from airflow_jobstatus.core.results import DEFAULT_INLINE_LIMIT, ResultSource, deliver_result
 from airflow_jobstatus.errors import (
     ConfigurationError,
     NoJobCreated,
@@ -31,9 +32,8 @@ from airflow_jobstatus.hooks.tradedesk_models import (
     problem_text,
 )
 from airflow_jobstatus.hooks.tradedesk_submits import STANDARD_JOBS, check_payload, check_query
-from airflow_jobstatus.models import Job, JobState
-from airflow_jobstatus.results import DEFAULT_INLINE_LIMIT, ResultSource, deliver_result
-from airflow_jobstatus.transport import ApiTarget, Download, open_download
+from airflow_jobstatus.http.connection import ConnectionFields, base_url_from_host
+from airflow_jobstatus.http.transport import ApiTarget, Download, open_download
 
 ENVIRONMENTS: dict[str, str] = {
     "production": "https://api.thetradedesk.com/workflows",
@@ -195,11 +195,12 @@ class TradeDeskHook(JobHook):
     def open_result(self, url: str) -> Iterator[Download]:
         """Stream a job's result link; the TTD-Auth token is never sent (see ``open_download``).
 
-        The link, and each redirect hop, must be a public https host (see :mod:`airflow_jobstatus.downloads`):
-        a loopback one when the API host is loopback too (the sandbox), private ones with the connection
-        extra ``allow_private_result_hosts``, plain http with ``allow_insecure_http``. The ``[jobstatus]``
-        download limits are read (and checked) here, before any request."""
-        from airflow_jobstatus.downloads import DownloadLimits, HostPolicy
+        The link, and each redirect hop, must be a public https host (see
+        :mod:`airflow_jobstatus.http.downloads`): a loopback one when the API host is loopback too (the
+        sandbox), private ones with the connection extra ``allow_private_result_hosts``, plain http with
+        ``allow_insecure_http``. The ``[jobstatus]`` download limits are read (and checked) here, before
+        any request."""
+        from airflow_jobstatus.http.downloads import DownloadLimits, HostPolicy
 
         limits = DownloadLimits.from_settings()
         extra = self.get_connection(self.conn_id).extra_dejson
@@ -217,7 +218,7 @@ class TradeDeskHook(JobHook):
     ) -> Any:
         """A finished job's result: its parsed JSON (at most ``inline_limit`` bytes), or, with
         ``output_path``, ``{"path", "size", "sha256"}`` of the copy streamed there (see
-        :mod:`airflow_jobstatus.results`). A bigger result without ``output_path`` goes to the path
+        :mod:`airflow_jobstatus.core.results`). A bigger result without ``output_path`` goes to the path
         ``overflow()`` gives, or raises ResultTooLarge without it. ``job`` should be fresh from
         :meth:`get_job`: it carries ``raw_result`` when small and ``result_url`` otherwise.
         """

@@ -13,8 +13,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from airflow_jobstatus.core.models import Job, JobState, map_status
 from airflow_jobstatus.hooks.base import validated, vendor_parser
-from airflow_jobstatus.models import Job, JobState, map_status
 
 VENDOR = "The Trade Desk"
 JobKind = Literal["graphql", "standard", "legacy"]

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_jobstatus.checks import loads_json
+from airflow_jobstatus.core.checks import loads_json
 from airflow_jobstatus.errors import ConfigurationError
 
 

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from airflow_jobstatus.connection import ConnectionFields, base_url_from_host
+from airflow_jobstatus.core.models import ItemResult, Job, JobState, map_status
 from airflow_jobstatus.errors import (
     ConfigurationError,
 )
@@ -30,9 +30,9 @@ from airflow_jobstatus.hooks.wistia_calls import (
     translate_call,
     trim_call,
 )
-from airflow_jobstatus.models import ItemResult, Job, JobState, map_status
-from airflow_jobstatus.pacing import RequestWindow
-from airflow_jobstatus.transport import ApiTarget
+from airflow_jobstatus.http.connection import ConnectionFields, base_url_from_host
+from airflow_jobstatus.http.pacing import RequestWindow
+from airflow_jobstatus.http.transport import ApiTarget
 
 VENDOR = "Wistia"
 DEFAULT_BASE_URL = "https://api.wistia.com/modern"
@@ -131,7 +131,7 @@ class WistiaHook(JobHook):
     """Reads Wistia background job statuses, sync and async, and makes every job-creating call.
 
     Each submit method sends one request, once (never retried: a lost answer is reported, not resent)
-    and returns the queued :class:`~airflow_jobstatus.models.Job`, with the answer's ``message``,
+    and returns the queued :class:`~airflow_jobstatus.core.models.Job`, with the answer's ``message``,
     ``partial_errors`` (failed items of ``results``) and other fields (``extra``). Bad input raises
     :class:`~airflow_jobstatus.errors.ConfigurationError` before any request; Wistia's 400/422 raise
     :class:`~airflow_jobstatus.errors.PermanentVendorError` with its field errors; a rate limit

@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-from airflow_jobstatus.checks import short_repr
+from airflow_jobstatus.core.checks import short_repr
+from airflow_jobstatus.core.wording import plural
 from airflow_jobstatus.errors import ConfigurationError
-from airflow_jobstatus.wording import plural
 
 #: The most media one archive, restore or move request may name (Wistia's documented limit).
 MAX_MEDIA_PER_REQUEST = 100

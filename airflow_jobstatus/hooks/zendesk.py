@@ -15,14 +15,14 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, Field
 
-from airflow_jobstatus.checks import SAFE_JOB_ID
-from airflow_jobstatus.connection import ConnectionFields, base_url_from_host, is_loopback
+from airflow_jobstatus.core.checks import SAFE_JOB_ID
+from airflow_jobstatus.core.models import ItemResult, Job, JobState, map_status, percent_of
+from airflow_jobstatus.core.wording import plural
 from airflow_jobstatus.errors import ConfigurationError, VendorResponseError
 from airflow_jobstatus.hooks.base import JobHook, ReadRequest, validated, vendor_parser
 from airflow_jobstatus.hooks.zendesk_bulk import API_PREFIX, build_request, bulk_action
-from airflow_jobstatus.models import ItemResult, Job, JobState, map_status, percent_of
-from airflow_jobstatus.transport import ApiTarget
-from airflow_jobstatus.wording import plural
+from airflow_jobstatus.http.connection import ConnectionFields, base_url_from_host, is_loopback
+from airflow_jobstatus.http.transport import ApiTarget
 
 VENDOR = "Zendesk"
 SHOW_MANY_BATCH = 100
@@ -264,7 +264,7 @@ class ZendeskJobHook(JobHook):
         :param use_external_ids: the ids in ``items`` are external ids (users and organizations
             update_many and destroy_many).
         :param target_id: merge only: the ticket the source tickets are merged into.
-        :return: the queued :class:`~airflow_jobstatus.models.Job`.
+        :return: the queued :class:`~airflow_jobstatus.core.models.Job`.
         """
         endpoint = bulk_action(resource, action)
         request = build_request(

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_jobstatus.checks import short_repr
+from airflow_jobstatus.core.checks import short_repr
 from airflow_jobstatus.errors import ConfigurationError
 
 #: Zendesk takes at most this many items in one bulk request (one job).

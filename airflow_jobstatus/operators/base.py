@@ -16,6 +16,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_jobstatus.core.ledger import Ledger
+from airflow_jobstatus.core.models import Job
+from airflow_jobstatus.core.outcomes import OnPartial, Verdict
 from airflow_jobstatus.defaults import (
     DEFAULT_MAX_JOBS_IN_FLIGHT,
     DEFAULT_ON_PARTIAL,
@@ -27,13 +30,10 @@ from airflow_jobstatus.defaults import (
 )
 from airflow_jobstatus.errors import INPUT_REFUSED_STATUSES, JobWaitTimeout
 from airflow_jobstatus.job_task import HookT
-from airflow_jobstatus.ledger import Ledger
-from airflow_jobstatus.models import Job
 from airflow_jobstatus.operators.engine import JobEngineOperator
 from airflow_jobstatus.operators.items import merge_results
 from airflow_jobstatus.operators.row_store import RowStore
 from airflow_jobstatus.operators.submitting import REFUSED_SUBMIT_WAIT
-from airflow_jobstatus.outcomes import OnPartial, Verdict
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -8,7 +8,7 @@ The flow, the same for every vendor and every shape of operator:
    soon as a job ends, the next request goes (a sliding window, not waves that wait for their slowest
    job). A submit the vendor refuses for now (HTTP 429: too many jobs, rate limit) was not accepted:
    wait for our running jobs (or the ``Retry-After``) and send the same request again;
-3. every job id is recorded in the task state store (:mod:`airflow_jobstatus.ledger`) and pushed to
+3. every job id is recorded in the task state store (:mod:`airflow_jobstatus.core.ledger`) and pushed to
    XCom (``job_ids``) as soon as it is known;
 4. the wait is deferred (one trigger for all running jobs) or, with ``deferrable=False``, a poll loop on
    the worker; the jobs that ended are kept (XCom or object storage) until the last one ends, because
@@ -30,8 +30,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow.sdk import BaseOperator
 
-from airflow_jobstatus.checks import check_flag, whole_number
 from airflow_jobstatus.compat import AirflowException
+from airflow_jobstatus.core.checks import check_flag, whole_number
+from airflow_jobstatus.core.ledger import JobRecord, Ledger, describe_indexes
+from airflow_jobstatus.core.models import ItemResult, Job, JobState
+from airflow_jobstatus.core.outcomes import OnPartial, Verdict, check_on_partial
+from airflow_jobstatus.core.wording import plural
 from airflow_jobstatus.defaults import (
     DEFAULT_MAX_JOBS_IN_FLIGHT,
     DEFAULT_ON_PARTIAL,
@@ -44,16 +48,12 @@ from airflow_jobstatus.defaults import (
 from airflow_jobstatus.deployment import resolve_deferrable
 from airflow_jobstatus.errors import ConfigurationError, JobWaitTimeout
 from airflow_jobstatus.job_task import HookT, positive_seconds
-from airflow_jobstatus.ledger import JobRecord, Ledger, describe_indexes
-from airflow_jobstatus.models import ItemResult, Job, JobState
 from airflow_jobstatus.operators.items import job_level_results
 from airflow_jobstatus.operators.reattach import ReattachMixin
 from airflow_jobstatus.operators.row_store import RowStore
 from airflow_jobstatus.operators.submitting import SubmitMixin
-from airflow_jobstatus.outcomes import OnPartial, Verdict, check_on_partial
 from airflow_jobstatus.triggers.cadence import PollCadence, check_max_poll_interval
 from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
-from airflow_jobstatus.wording import plural
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -6,9 +6,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_jobstatus.ledger import JobRecord, describe_indexes
-from airflow_jobstatus.models import ItemResult, Job, JobState
-from airflow_jobstatus.outcomes import (
+from airflow_jobstatus.core.ledger import JobRecord, describe_indexes
+from airflow_jobstatus.core.models import ItemResult, Job, JobState
+from airflow_jobstatus.core.outcomes import (
     UNFINISHED_ENDS,
     OnPartial,
     Verdict,
@@ -18,7 +18,7 @@ from airflow_jobstatus.outcomes import (
     job_failure,
     unfinished_headline,
 )
-from airflow_jobstatus.wording import plural
+from airflow_jobstatus.core.wording import plural
 
 
 def job_level_results(job: Job, indexes: Sequence[int]) -> dict[int, ItemResult]:

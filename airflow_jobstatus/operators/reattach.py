@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from airflow_jobstatus.compat import AirflowFailException
+from airflow_jobstatus.core.ledger import LEDGER_KEY, JobRecord, Ledger, describe_indexes, fingerprint
+from airflow_jobstatus.core.models import ItemResult, Job
+from airflow_jobstatus.core.wording import plural
 from airflow_jobstatus.errors import JobNotFoundError
 from airflow_jobstatus.job_task import HookT, JobTaskMixin
-from airflow_jobstatus.ledger import LEDGER_KEY, JobRecord, Ledger, describe_indexes, fingerprint
-from airflow_jobstatus.models import ItemResult, Job
 from airflow_jobstatus.operators.tries import attempt, started_anew
-from airflow_jobstatus.wording import plural
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -22,10 +22,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from airflow_jobstatus.checks import loads_json, whole_number
+from airflow_jobstatus.core.checks import loads_json, whole_number
+from airflow_jobstatus.core.result_location import airflow_setting, result_base_path, task_folder
+from airflow_jobstatus.core.results import object_storage_path_or_error, write_chunks
 from airflow_jobstatus.errors import ConfigurationError
-from airflow_jobstatus.result_location import airflow_setting, result_base_path, task_folder
-from airflow_jobstatus.results import object_storage_path_or_error, write_chunks
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -14,12 +14,12 @@ from __future__ import annotations
 from abc import abstractmethod
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow_jobstatus.core.ledger import Ledger
+from airflow_jobstatus.core.models import Job
+from airflow_jobstatus.core.outcomes import Verdict, judge
 from airflow_jobstatus.errors import NoJobCreated
 from airflow_jobstatus.job_task import HookT
-from airflow_jobstatus.ledger import Ledger
-from airflow_jobstatus.models import Job
 from airflow_jobstatus.operators.engine import JobEngineOperator
-from airflow_jobstatus.outcomes import Verdict, judge
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

@@ -19,8 +19,9 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from airflow_jobstatus.checks import sane_delay
 from airflow_jobstatus.compat import AirflowException, AirflowFailException
+from airflow_jobstatus.core.checks import sane_delay
+from airflow_jobstatus.core.ledger import DuplicateJobId, Ledger, describe_indexes, submit_details
 from airflow_jobstatus.errors import (
     ConfigurationError,
     JobWaitTimeout,
@@ -31,14 +32,13 @@ from airflow_jobstatus.errors import (
     VendorResponseError,
     refused_input,
 )
+from airflow_jobstatus.http.transport import RetryPolicy
 from airflow_jobstatus.job_task import HookT, JobTaskMixin
-from airflow_jobstatus.ledger import DuplicateJobId, Ledger, describe_indexes, submit_details
-from airflow_jobstatus.transport import RetryPolicy
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_jobstatus.models import Job
+    from airflow_jobstatus.core.models import Job
 
 #: Seconds to wait after a refused submit when the vendor sends no Retry-After.
 REFUSED_SUBMIT_WAIT = 10.0

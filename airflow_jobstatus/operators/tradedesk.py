@@ -4,7 +4,7 @@ Each operator submits one job on the worker, records its id in the task state st
 (``job_id``), defers until it ends, and returns the result. What it returns depends on its arguments
 only, never on the size of the result: with ``output_path``, always ``{"path", "size", "sha256"}`` of the
 copy streamed there; without, always the parsed JSON, and a result above ``inline_limit`` fails the task
-(see :mod:`airflow_jobstatus.results`). A retry reattaches to the job instead of submitting again.
+(see :mod:`airflow_jobstatus.core.results`). A retry reattaches to the job instead of submitting again.
 """
 
 from __future__ import annotations
@@ -15,6 +15,20 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from airflow_jobstatus.compat import AirflowFailException
+from airflow_jobstatus.core.ledger import LEDGER_KEY
+from airflow_jobstatus.core.models import Job, JobState
+from airflow_jobstatus.core.outcomes import OnPartial, Verdict
+from airflow_jobstatus.core.result_location import default_result_path
+from airflow_jobstatus.core.results import (
+    DEFAULT_INLINE_LIMIT,
+    ResultNotText,
+    ResultSource,
+    ResultTooLarge,
+    check_inline_limit,
+    check_output_path,
+    deliver_result,
+)
+from airflow_jobstatus.core.wording import plural
 from airflow_jobstatus.defaults import (
     DEFAULT_MAX_JOBS_IN_FLIGHT,
     DEFAULT_ON_PARTIAL,
@@ -34,21 +48,7 @@ from airflow_jobstatus.hooks.tradedesk_submits import (
     check_payload,
     check_query,
 )
-from airflow_jobstatus.ledger import LEDGER_KEY
-from airflow_jobstatus.models import Job, JobState
 from airflow_jobstatus.operators.single_job import SingleJobOperator
-from airflow_jobstatus.outcomes import OnPartial, Verdict
-from airflow_jobstatus.result_location import default_result_path
-from airflow_jobstatus.results import (
-    DEFAULT_INLINE_LIMIT,
-    ResultNotText,
-    ResultSource,
-    ResultTooLarge,
-    check_inline_limit,
-    check_output_path,
-    deliver_result,
-)
-from airflow_jobstatus.wording import plural
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

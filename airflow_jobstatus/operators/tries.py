@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_jobstatus.ledger import Ledger
+    from airflow_jobstatus.core.ledger import Ledger
 
 __all__ = ["attempt", "started_anew"]
 

@@ -13,6 +13,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from airflow_jobstatus.core.ledger import JobRecord, Ledger
+from airflow_jobstatus.core.models import ItemResult, Job
+from airflow_jobstatus.core.outcomes import OnPartial, Verdict
 from airflow_jobstatus.defaults import (
     DEFAULT_MAX_JOBS_IN_FLIGHT,
     DEFAULT_ON_PARTIAL,
@@ -33,11 +36,8 @@ from airflow_jobstatus.hooks.wistia_calls import (
     media_bulk_call,
     trim_call,
 )
-from airflow_jobstatus.ledger import JobRecord, Ledger
-from airflow_jobstatus.models import ItemResult, Job
 from airflow_jobstatus.operators.base import SubmitJobOperator
 from airflow_jobstatus.operators.items import job_level_results, job_outcomes, judge_job_outcomes
-from airflow_jobstatus.outcomes import OnPartial, Verdict
 
 if TYPE_CHECKING:
     from airflow.sdk import Context

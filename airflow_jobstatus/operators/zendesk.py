@@ -6,6 +6,9 @@ from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
+from airflow_jobstatus.core.ledger import JobRecord
+from airflow_jobstatus.core.models import ItemResult, Job
+from airflow_jobstatus.core.outcomes import OnPartial
 from airflow_jobstatus.defaults import (
     DEFAULT_MAX_JOBS_IN_FLIGHT,
     DEFAULT_ON_PARTIAL,
@@ -16,10 +19,7 @@ from airflow_jobstatus.defaults import (
 )
 from airflow_jobstatus.hooks.zendesk import ZendeskJobHook
 from airflow_jobstatus.hooks.zendesk_bulk import MAX_ITEMS_PER_JOB, bulk_action, check_items, item_key
-from airflow_jobstatus.ledger import JobRecord
-from airflow_jobstatus.models import ItemResult, Job
 from airflow_jobstatus.operators.base import SubmitJobOperator
-from airflow_jobstatus.outcomes import OnPartial
 
 
 class ZendeskBulkOperator(SubmitJobOperator[ZendeskJobHook]):

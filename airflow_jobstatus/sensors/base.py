@@ -9,23 +9,23 @@ from typing import TYPE_CHECKING, Any
 
 from airflow.sdk import BaseSensorOperator, PokeReturnValue
 
-from airflow_jobstatus.checks import check_flag, listed_job_ids, short_repr
 from airflow_jobstatus.compat import AirflowFailException, AirflowSensorTimeout
+from airflow_jobstatus.core.checks import check_flag, listed_job_ids, short_repr
+from airflow_jobstatus.core.models import JobState
+from airflow_jobstatus.core.outcomes import UNFINISHED_ENDS, OnPartial, check_on_partial, judge
+from airflow_jobstatus.core.wording import plural
 from airflow_jobstatus.defaults import DEFAULT_ON_PARTIAL, DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_FOR_ALL
 from airflow_jobstatus.deployment import resolve_deferrable
 from airflow_jobstatus.errors import ConfigurationError
 from airflow_jobstatus.job_task import HookT, JobTaskMixin, positive_seconds
-from airflow_jobstatus.models import JobState
-from airflow_jobstatus.outcomes import UNFINISHED_ENDS, OnPartial, check_on_partial, judge
 from airflow_jobstatus.triggers.cadence import check_max_poll_interval
 from airflow_jobstatus.triggers.job import JobTrigger, WaitEvent
-from airflow_jobstatus.wording import plural
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
 
-    from airflow_jobstatus.models import Job
-    from airflow_jobstatus.outcomes import Verdict
+    from airflow_jobstatus.core.models import Job
+    from airflow_jobstatus.core.outcomes import Verdict
 
 
 class JobSensor(JobTaskMixin[HookT], BaseSensorOperator):
@@ -188,8 +188,8 @@ class JobSensor(JobTaskMixin[HookT], BaseSensorOperator):
 
 
 def failing_states(on_partial: OnPartial) -> tuple[JobState, ...]:
-    """The end states that fail a sensor (as :func:`~airflow_jobstatus.outcomes.judge` decides): a job that
-    did not finish its work, and a partial one unless ``on_partial="warn"``."""
+    """The end states that fail a sensor (as :func:`~airflow_jobstatus.core.outcomes.judge` decides): a job
+    that did not finish its work, and a partial one unless ``on_partial="warn"``."""
     return UNFINISHED_ENDS + ((JobState.PARTIAL,) if on_partial == "fail" else ())
 
 

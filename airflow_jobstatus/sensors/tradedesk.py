@@ -7,10 +7,10 @@ from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
+from airflow_jobstatus.core.outcomes import OnPartial
 from airflow_jobstatus.defaults import DEFAULT_ON_PARTIAL, DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_FOR_ALL
 from airflow_jobstatus.errors import ConfigurationError, JobNotFoundError
 from airflow_jobstatus.hooks.tradedesk import STATUS_PATHS, TradeDeskHook, check_job_kind
-from airflow_jobstatus.outcomes import OnPartial
 from airflow_jobstatus.sensors.base import JobSensor
 
 if TYPE_CHECKING:

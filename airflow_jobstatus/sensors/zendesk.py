@@ -6,9 +6,9 @@ from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
+from airflow_jobstatus.core.outcomes import OnPartial
 from airflow_jobstatus.defaults import DEFAULT_ON_PARTIAL, DEFAULT_POLL_INTERVAL, DEFAULT_WAIT_FOR_ALL
 from airflow_jobstatus.hooks.zendesk import ZendeskJobHook
-from airflow_jobstatus.outcomes import OnPartial
 from airflow_jobstatus.sensors.base import JobSensor
 
 

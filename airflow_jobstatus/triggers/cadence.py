@@ -19,9 +19,9 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from airflow_jobstatus.checks import positive_seconds
+from airflow_jobstatus.core.checks import positive_seconds
+from airflow_jobstatus.core.models import Job
 from airflow_jobstatus.errors import ConfigurationError
-from airflow_jobstatus.models import Job
 
 #: ``max_poll_interval`` when none is given: this many times ``poll_interval`` ...
 DEFAULT_CEILING_FACTOR = 10.0

@@ -20,13 +20,13 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast, get_args
 
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-from airflow_jobstatus.checks import finite_number, positive_seconds, sane_delay, short_repr
 from airflow_jobstatus.compat import AirflowException, AirflowFailException
+from airflow_jobstatus.core.checks import finite_number, positive_seconds, sane_delay, short_repr
+from airflow_jobstatus.core.models import Job, JobState
+from airflow_jobstatus.core.outcomes import count_states, end_reason
+from airflow_jobstatus.core.progress import ProgressReporter
 from airflow_jobstatus.errors import ConfigurationError, JobStatusError, TransientVendorError
-from airflow_jobstatus.models import Job, JobState
-from airflow_jobstatus.outcomes import count_states, end_reason
-from airflow_jobstatus.progress import ProgressReporter
-from airflow_jobstatus.transport import error_reason
+from airflow_jobstatus.http.transport import error_reason
 from airflow_jobstatus.triggers.cadence import PollCadence, check_max_poll_interval
 from airflow_jobstatus.triggers.waiting import within
 
@@ -140,7 +140,7 @@ class JobTrigger(BaseTrigger):
     :param max_poll_interval: the longest wait between reads while the jobs' progress says they are far
         from done (:mod:`~airflow_jobstatus.triggers.cadence`); None: 10 x ``poll_interval``, at most
         10 minutes. Equal to ``poll_interval``: a fixed interval.
-    :param end_early_on: terminal job states (:class:`~airflow_jobstatus.models.JobState` values, e.g.
+    :param end_early_on: terminal job states (:class:`~airflow_jobstatus.core.models.JobState` values, e.g.
         ``["failed", "cancelled", "expired"]``) that end the wait as soon as one job reaches one of them,
         with the event's outcome ``"decided"`` and the other jobs left running (never cancelled). Empty
         (the default, and what a trigger serialized before this parameter existed gets): wait until every
@@ -309,7 +309,7 @@ def decided_message(decided: Sequence[Job], jobs: Sequence[Job]) -> str:
 
 def load_hook_class(hook_path: str) -> type[JobHook]:
     """Import a JobHook subclass by its dotted path (refusing anything else), and the async transport."""
-    importlib.import_module("airflow_jobstatus.transport_async")
+    importlib.import_module("airflow_jobstatus.http.transport_async")
     from airflow_jobstatus.hooks.base import JobHook
 
     module_name, _, class_name = hook_path.rpartition(".")

@@ -9,13 +9,13 @@ it wants them (:meth:`JobPoller.read` with a ``delay``). The poller coalesces th
   batches, it fills the calls it needs anyway with the soonest other asks;
 * it reads the union of their job ids once, with the fewest calls the vendor allows (Zendesk's
   ``show_many`` takes 100 ids a call; Wistia and the Trade Desk read one job a call, sent concurrently),
-  every call spending the connection's rate budget (:mod:`airflow_jobstatus.budget`);
+  every call spending the connection's rate budget (:mod:`airflow_jobstatus.http.budget`);
 * it hands each ask its own jobs, or the error of the call that read them: a job the vendor does not
   know fails only the waits on that job.
 
 An ask that is cancelled (its trigger ended or hit its deadline) leaves the batch. The poller resolves
 the connection once and holds a lease on the event loop's shared HTTP session while any trigger
-watches through it. Every call of the poller shares one auth (:mod:`airflow_jobstatus.auth`): when the
+watches through it. Every call of the poller shares one auth (:mod:`airflow_jobstatus.http.auth`): when the
 vendor rejects the credentials, the connection is read again once, under the auth's lock, however many
 calls were refused at the same time, and every wait goes on with the new credentials (a token rotated
 in the connection needs no triggerer restart); a refresh that brings the same credentials ends the
@@ -32,18 +32,18 @@ from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from airflow_jobstatus.checks import sane_delay
+from airflow_jobstatus.core.checks import sane_delay
+from airflow_jobstatus.core.models import Job
 from airflow_jobstatus.errors import JobNotFoundError, JobStatusError, TransientVendorError
-from airflow_jobstatus.models import Job
-from airflow_jobstatus.per_loop import PerLoop
+from airflow_jobstatus.http.per_loop import PerLoop
 from airflow_jobstatus.triggers.waiting import within
 
 if TYPE_CHECKING:
     from airflow_jobstatus.hooks.base import JobHook, ReadRequest
-    from airflow_jobstatus.transport_async import AsyncTransport
+    from airflow_jobstatus.http.transport_async import AsyncTransport
 
 #: Each event loop's pollers, by (hook path, connection, hook parameters): leased by the waits reading
-#: through them (:mod:`airflow_jobstatus.per_loop`).
+#: through them (:mod:`airflow_jobstatus.http.per_loop`).
 _pollers: PerLoop[tuple[str, str, str], JobPoller] = PerLoop()
 
 #: An ask may be served this share of its delay early, to join a batch.

@@ -8,12 +8,12 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from airflow_jobstatus.checks import SAFE_JOB_ID
-from airflow_jobstatus.connection import ConnectionFields, base_url_from_host
+from airflow_jobstatus.core.checks import SAFE_JOB_ID
+from airflow_jobstatus.core.models import ItemResult, Job, JobState, map_status, percent_of
 from airflow_jobstatus.errors import ConfigurationError
 from airflow_jobstatus.hooks.base import JobHook, ReadRequest, validated, vendor_parser
-from airflow_jobstatus.models import ItemResult, Job, JobState, map_status, percent_of
-from airflow_jobstatus.transport import ApiTarget
+from airflow_jobstatus.http.connection import ConnectionFields, base_url_from_host
+from airflow_jobstatus.http.transport import ApiTarget
 
 VENDOR = "Acme"
 DEFAULT_BASE_URL = "https://api.acme.example"

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from airflow_jobstatus.core.ledger import JobRecord
+from airflow_jobstatus.core.models import ItemResult, Job
 from airflow_jobstatus.errors import ConfigurationError
-from airflow_jobstatus.ledger import JobRecord
-from airflow_jobstatus.models import ItemResult, Job
 from airflow_jobstatus.operators.base import SubmitJobOperator
 from fourth_vendor.hooks import MAX_ITEMS_PER_JOB, OPERATIONS, AcmeHook
 

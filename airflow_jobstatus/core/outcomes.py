@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from airflow_jobstatus.core.models import Job, JobState
+from airflow_jobstatus.core.wording import plural
 from airflow_jobstatus.errors import ConfigurationError
-from airflow_jobstatus.models import Job, JobState
-from airflow_jobstatus.wording import plural
 
 OnPartial = Literal["fail", "warn"]
 ON_PARTIAL_CHOICES: tuple[OnPartial, ...] = ("fail", "warn")

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from airflow_jobstatus.models import Job
+from airflow_jobstatus.core.models import Job
 
 
 class InfoLogger(Protocol):

@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from airflow_jobstatus.checks import MAX_JOB_ID_CHARS
+from airflow_jobstatus.core.checks import MAX_JOB_ID_CHARS
 
 
 class JobState(str, Enum):

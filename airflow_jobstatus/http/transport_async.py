@@ -3,7 +3,7 @@
 Opening a session per poll costs several times the CPU of reusing one (TLS handshakes, connector
 set-up), so every trigger of a triggerer process shares one session per event loop. Users of the
 session hold a lease; the session closes when the last lease ends. The retry and error policy, the
-general request and the refresh of rejected credentials are those of :mod:`airflow_jobstatus.transport`.
+general request and the refresh of rejected credentials are those of :mod:`airflow_jobstatus.http.transport`.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 
-from airflow_jobstatus.budget import DEFAULT_HOLD
-from airflow_jobstatus.checks import sane_delay
+from airflow_jobstatus.core.checks import sane_delay
 from airflow_jobstatus.errors import PermanentVendorError, TransientVendorError
-from airflow_jobstatus.exchange import AsyncAnswer, Body, Outgoing, StreamScrubber, request_headers
-from airflow_jobstatus.per_loop import PerLoop
-from airflow_jobstatus.transport import (
+from airflow_jobstatus.http.budget import DEFAULT_HOLD
+from airflow_jobstatus.http.exchange import AsyncAnswer, Body, Outgoing, StreamScrubber, request_headers
+from airflow_jobstatus.http.per_loop import PerLoop
+from airflow_jobstatus.http.transport import (
     AUTH_STATUSES,
     READ_CHUNK,
     ApiTarget,
@@ -43,8 +43,8 @@ from airflow_jobstatus.transport import (
 )
 
 if TYPE_CHECKING:
-    from airflow_jobstatus.auth import Auth
-    from airflow_jobstatus.budget import RateBudget
+    from airflow_jobstatus.http.auth import Auth
+    from airflow_jobstatus.http.budget import RateBudget
 
 T = TypeVar("T")
 
@@ -54,7 +54,7 @@ log = logging.getLogger(__name__)
 OFFLOAD_BYTES = 16 * 1024
 
 
-#: Each event loop's one HTTP session, leased by every transport (:mod:`airflow_jobstatus.per_loop`).
+#: Each event loop's one HTTP session, leased by every transport (:mod:`airflow_jobstatus.http.per_loop`).
 _sessions: PerLoop[str, aiohttp.ClientSession] = PerLoop()
 
 
@@ -94,7 +94,7 @@ def _parser_thread() -> ThreadPoolExecutor:
 
 
 class AsyncTransport:
-    """Non-blocking twin of :class:`~airflow_jobstatus.transport.SyncTransport` on a leased session.
+    """Non-blocking twin of :class:`~airflow_jobstatus.http.transport.SyncTransport` on a leased session.
 
     With a ``budget``, every request (retries and a resend after a refresh included) first takes a token
     from it, and a 429 holds the budget for its Retry-After, slowing every user of the budget. Every
@@ -135,7 +135,7 @@ class AsyncTransport:
         max_bytes: int | None = None,
         timeout: float | None = None,
     ) -> AsyncAnswer:
-        """Async twin of :meth:`~airflow_jobstatus.transport.SyncTransport.request` (a streamed answer's
+        """Async twin of :meth:`~airflow_jobstatus.http.transport.SyncTransport.request` (a streamed answer's
         ``chunks`` are an async iterator: close it with ``async with``)."""
         out = Outgoing(method, path_or_url, params, body, headers, stream, max_bytes, timeout)
 
@@ -158,7 +158,7 @@ class AsyncTransport:
         body: Body | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """Async twin of :meth:`~airflow_jobstatus.transport.SyncTransport.request_json`."""
+        """Async twin of :meth:`~airflow_jobstatus.http.transport.SyncTransport.request_json`."""
         out = Outgoing(method, path_or_url, params, json_body_of(json_body, body), headers)
 
         def read(target: ApiTarget, answer: AsyncAnswer) -> Any:

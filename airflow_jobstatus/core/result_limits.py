@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from airflow_jobstatus.checks import finite_number
+from airflow_jobstatus.core.checks import finite_number
 from airflow_jobstatus.errors import ConfigurationError
 
 SECTION = "jobstatus"
@@ -98,7 +98,7 @@ class DownloadLimits:
         """The limits from the ``[jobstatus]`` settings ``max_result_bytes``, ``max_result_inflation``,
         ``result_download_timeout`` and ``min_result_bytes_per_second``, each checked here (unset: the
         default)."""
-        from airflow_jobstatus.result_location import airflow_setting
+        from airflow_jobstatus.core.result_location import airflow_setting
 
         values: dict[str, float] = {}
         for rule in _RULES:

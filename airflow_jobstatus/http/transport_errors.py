@@ -1,6 +1,6 @@
 """How the transports read an HTTP answer: which failures are retried, how long to wait, and which
-exception each failure becomes. Shared by :mod:`airflow_jobstatus.transport` (which re-exports it) and
-:mod:`airflow_jobstatus.transport_async`.
+exception each failure becomes. Shared by :mod:`airflow_jobstatus.http.transport` (which re-exports it) and
+:mod:`airflow_jobstatus.http.transport_async`.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import time
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
-from airflow_jobstatus.checks import UnsafeJson, loads_json
+from airflow_jobstatus.core.checks import UnsafeJson, loads_json
 from airflow_jobstatus.errors import (
     CertificateError,
     JobStatusError,
@@ -27,9 +27,9 @@ from airflow_jobstatus.errors import (
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
 
-    from airflow_jobstatus.transport import ApiTarget, RetryPolicy
+    from airflow_jobstatus.http.transport import ApiTarget, RetryPolicy
 
-log = logging.getLogger("airflow_jobstatus.transport")
+log = logging.getLogger("airflow_jobstatus.http.transport")
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429, 500, 502, 503, 504})
 #: The statuses by which the API host rejects credentials: the auth is refreshed once (see auth.py).

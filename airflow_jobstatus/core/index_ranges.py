@@ -1,6 +1,6 @@
 """Sets of input indexes kept as sorted ``[start, stop)`` ranges: a million contiguous items are one pair.
 
-The ledger (:mod:`airflow_jobstatus.ledger`) keeps which items each job covers, and which are still to
+The ledger (:mod:`airflow_jobstatus.core.ledger`) keeps which items each job covers, and which are still to
 send, this way, so that its size and the cost of its questions grow with the number of jobs and gaps,
 not of items.
 """

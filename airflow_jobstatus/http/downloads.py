@@ -33,23 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urljoin
 
-from airflow_jobstatus.errors import (
-    PermanentVendorError,
-    ResultLimitExceeded,
-    TransientVendorError,
-    UnsafeResultHost,
-)
-from airflow_jobstatus.result_hosts import (  # noqa: F401 (re-exported: the guard is part of downloads)
-    METADATA_ADDRESSES,
-    AddressKind,
-    HostPolicy,
-    IPAddress,
-    Resolver,
-    check_result_url,
-    classify_address,
-    resolve,
-)
-from airflow_jobstatus.result_limits import (  # noqa: F401 (re-exported)
+from airflow_jobstatus.core.result_limits import (  # noqa: F401 (re-exported)
     DEFAULT_DOWNLOAD_TIMEOUT,
     DEFAULT_MAX_INFLATION,
     DEFAULT_MAX_RESULT_BYTES,
@@ -60,6 +44,22 @@ from airflow_jobstatus.result_limits import (  # noqa: F401 (re-exported)
     DownloadLimits,
     check_number,
     setting_name,
+)
+from airflow_jobstatus.errors import (
+    PermanentVendorError,
+    ResultLimitExceeded,
+    TransientVendorError,
+    UnsafeResultHost,
+)
+from airflow_jobstatus.http.result_hosts import (  # noqa: F401 (re-exported: the guard is part of downloads)
+    METADATA_ADDRESSES,
+    AddressKind,
+    HostPolicy,
+    IPAddress,
+    Resolver,
+    check_result_url,
+    classify_address,
+    resolve,
 )
 
 if TYPE_CHECKING:
@@ -255,7 +255,7 @@ def open_download(
     a body sent compressed anyway (gzip or deflate ``Content-Encoding``) is decompressed, at most
     ``chunk_size`` bytes at a time, and its size is then unknown.
     """
-    from airflow_jobstatus.transport import RETRYABLE_STATUSES, body_excerpt, without_query
+    from airflow_jobstatus.http.transport import RETRYABLE_STATUSES, body_excerpt, without_query
 
     policy = allow_hosts or HostPolicy()
     limits = limits or DownloadLimits.from_settings()
@@ -297,7 +297,7 @@ def _follow(
     timeout: float,
 ) -> requests.Response:
     """The first answer that is not a redirect, each hop checked before it is requested."""
-    from airflow_jobstatus.transport import without_query
+    from airflow_jobstatus.http.transport import without_query
 
     current = url
     for hop in range(1, MAX_REDIRECTS + 2):
@@ -332,7 +332,7 @@ def _get(
 ) -> requests.Response:
     import requests
 
-    from airflow_jobstatus.transport import without_query
+    from airflow_jobstatus.http.transport import without_query
 
     guard.check_deadline()
     wait = max(min(timeout, guard.remaining()), 0.01)

@@ -12,9 +12,9 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from airflow_jobstatus.checks import sane_delay, short_repr
+from airflow_jobstatus.core.checks import sane_delay, short_repr
 from airflow_jobstatus.errors import ConfigurationError
-from airflow_jobstatus.per_loop import PerLoop
+from airflow_jobstatus.http.per_loop import PerLoop
 
 #: The connection extra that sets the budget.
 BUDGET_EXTRA = "requests_per_minute"
@@ -81,7 +81,7 @@ class RateBudget:
 
 
 #: Each event loop's budgets, by connection id: kept as long as the loop lives
-#: (:mod:`airflow_jobstatus.per_loop`), so a wait starting after another ended finds the budget spent.
+#: (:mod:`airflow_jobstatus.http.per_loop`), so a wait starting after another ended finds the budget spent.
 _budgets: PerLoop[str, RateBudget] = PerLoop()
 
 

@@ -34,7 +34,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from airflow_jobstatus.checks import loads_json, short_repr
+from airflow_jobstatus.core.checks import loads_json, short_repr
+from airflow_jobstatus.core.wording import plural
 from airflow_jobstatus.errors import (
     ConfigurationError,
     PermanentVendorError,
@@ -42,8 +43,7 @@ from airflow_jobstatus.errors import (
     ResultTooLarge,
     TransientVendorError,
 )
-from airflow_jobstatus.transport import Download, RetryPolicy
-from airflow_jobstatus.wording import plural
+from airflow_jobstatus.http.transport import Download, RetryPolicy
 
 log = logging.getLogger(__name__)
 

@@ -25,8 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from airflow_jobstatus.errors import DuplicateJobId, LedgerUnreadable
-from airflow_jobstatus.index_ranges import (
+from airflow_jobstatus.core.index_ranges import (
     IndexRanges,
     from_ranges,
     normalized,
@@ -34,13 +33,14 @@ from airflow_jobstatus.index_ranges import (
     subtract_ranges,
     to_ranges,
 )
-from airflow_jobstatus.index_ranges import (
+from airflow_jobstatus.core.index_ranges import (
     describe_indexes as describe_indexes,
 )
-from airflow_jobstatus.models import ItemResult, Job, JobState
+from airflow_jobstatus.core.models import ItemResult, Job, JobState
+from airflow_jobstatus.errors import DuplicateJobId, LedgerUnreadable
 
 #: The key under which an operator's ledger lives in its task state store (its head, see above).
-LEDGER_KEY = "airflow_jobstatus.ledger"
+LEDGER_KEY = "airflow_jobstatus.core.ledger"
 #: The storage form :meth:`Ledger.save` writes (the single-key form of earlier releases has no number).
 LEDGER_FORMAT = 2
 #: Ended jobs per segment key, and the size (bytes of JSON) at which a tail is sealed sooner.

@@ -1,6 +1,6 @@
 """How the transports authenticate to a vendor's API host, and renew the credentials it rejects.
 
-An :class:`Auth` holds the :class:`~airflow_jobstatus.transport.ApiTarget` in force (base URL, credential
+An :class:`Auth` holds the :class:`~airflow_jobstatus.http.transport.ApiTarget` in force (base URL, credential
 headers, the secrets to scrub from answers) and says how to get fresh credentials: :meth:`Auth.refresh`
 (workers) and :meth:`Auth.arefresh` (triggers) return whether the credentials changed.
 
@@ -28,12 +28,12 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from airflow_jobstatus.checks import whole_number
+from airflow_jobstatus.core.checks import whole_number
 from airflow_jobstatus.errors import JobStatusError, VendorAuthError
 
 if TYPE_CHECKING:
-    from airflow_jobstatus.connection import ConnectionFields
-    from airflow_jobstatus.transport import ApiTarget
+    from airflow_jobstatus.http.connection import ConnectionFields
+    from airflow_jobstatus.http.transport import ApiTarget
 
 #: Connection extras whose values are secrets, by a word in their name (scrubbed from answers).
 SECRET_EXTRA_WORDS = ("token", "secret", "password", "key")
@@ -183,7 +183,7 @@ def _header_secrets(headers: Mapping[str, str]) -> set[str]:
 def guarded_target(build: Callable[[ConnectionFields], ApiTarget], fields: ConnectionFields) -> ApiTarget:
     """The vendor's ApiTarget for ``fields`` with what the core adds to every vendor's: the secrets to
     scrub from answers, and the answer size cap (extra ``max_response_bytes``)."""
-    from airflow_jobstatus.transport import DEFAULT_MAX_BODY_BYTES
+    from airflow_jobstatus.http.transport import DEFAULT_MAX_BODY_BYTES
 
     target = build(fields)
     secrets = _header_secrets(target.headers)

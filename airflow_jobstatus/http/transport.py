@@ -1,16 +1,16 @@
 """HTTP for workers (requests) and triggers (one shared aiohttp session per event loop).
 
-Both worlds share one policy (:mod:`airflow_jobstatus.transport_errors`, re-exported here): which answers
+Both worlds share one policy (:mod:`airflow_jobstatus.http.transport_errors`, re-exported here): which answers
 are retried (connection errors, timeouts, 429, 5xx and unparsable bodies, for idempotent reads only), how
 long to wait (``Retry-After`` first, else exponential backoff with jitter), and which exception each
 failure becomes. Submits are never retried blindly: the caller decides.
 
 Both have one general request (:meth:`SyncTransport.request`): any method, an API path or an absolute
-URL, query params, a body of any content type (:class:`~airflow_jobstatus.exchange.Body`), extra headers,
+URL, query params, a body of any content type (:class:`~airflow_jobstatus.http.exchange.Body`), extra headers,
 the answer whole or streamed; :meth:`SyncTransport.request_json` reads JSON on top of it. Every request
 keeps the same rules: the answer's size cap (``max_body_bytes``), the connection's secrets scrubbed from
 it, credentials only for the API host's origin and no redirect followed, header values without CR/LF.
-A 401/403 from the API host refreshes the credentials once (:mod:`airflow_jobstatus.auth`).
+A 401/403 from the API host refreshes the credentials once (:mod:`airflow_jobstatus.http.auth`).
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urljoin
 
-from airflow_jobstatus.auth import Auth, StaticAuth
-from airflow_jobstatus.checks import sane_delay
+from airflow_jobstatus.core.checks import sane_delay
 from airflow_jobstatus.errors import ConfigurationError, JobStatusError, TransientVendorError
-from airflow_jobstatus.exchange import (
+from airflow_jobstatus.http.auth import Auth, StaticAuth
+from airflow_jobstatus.http.exchange import (
     DEFAULT_HEADERS,
     HEADER_VALUE,
     MIN_SCRUBBED_SECRET,  # noqa: F401 (re-exported)
@@ -39,7 +39,7 @@ from airflow_jobstatus.exchange import (
     scrub,
     secret_forms,
 )
-from airflow_jobstatus.transport_errors import (  # noqa: F401 (re-exported: the policy is the transport's)
+from airflow_jobstatus.http.transport_errors import (  # noqa: F401 (re-exported: the policy is the transport's)
     AUTH_STATUSES,
     BODY_EXCERPT_CHARS,
     MAX_RETRY_AFTER,
@@ -178,7 +178,7 @@ def refreshed_notice(target: ApiTarget, status: int, method: str, url: str) -> N
 
 class SyncTransport:
     """Blocking HTTP for workers, on one ``requests.Session`` per hook; ``target`` may be an
-    :class:`~airflow_jobstatus.auth.Auth` that can refresh (a bare ApiTarget cannot)."""
+    :class:`~airflow_jobstatus.http.auth.Auth` that can refresh (a bare ApiTarget cannot)."""
 
     def __init__(self, target: ApiTarget | Auth, retry: RetryPolicy | None = None) -> None:
         import requests  # here, not at module level: DAG files importing our operators never pay for it
@@ -376,4 +376,4 @@ def _closer(chunks: Iterator[bytes], response: requests.Response) -> Callable[[]
 
 
 # Result downloads (host guard, size/inflation/time limits) live in downloads.py; re-exported here.
-from airflow_jobstatus.downloads import Download, open_download  # noqa: E402, F401
+from airflow_jobstatus.http.downloads import Download, open_download  # noqa: E402, F401

@@ -114,7 +114,7 @@ class HostPolicy:
     def for_connection(cls, api_base_url: str, extra: Mapping[str, Any], conn_id: str) -> HostPolicy:
         """The policy of a connection: its API base URL and its extras ``allow_private_result_hosts`` and
         ``allow_insecure_http`` (true/false; anything else is a ConfigurationError)."""
-        from airflow_jobstatus.connection import is_loopback
+        from airflow_jobstatus.http.connection import is_loopback
 
         return cls(
             loopback_api=is_loopback(urlsplit(api_base_url).hostname or ""),
@@ -165,7 +165,7 @@ def check_result_url(
 ) -> None:
     """Refuse ``url`` (UnsafeResultHost, naming ``hop``) unless its scheme and every address its host
     resolves to are allowed by ``policy``; nothing is connected to. An unresolvable host is transient."""
-    from airflow_jobstatus.transport import without_query
+    from airflow_jobstatus.http.transport import without_query
 
     where = without_query(url)
     parts = urlsplit(url)
