@@ -63,3 +63,13 @@ def test_the_root_holds_only_what_every_layer_shares() -> None:
 def test_an_unknown_name_is_still_an_import_error() -> None:
     with pytest.raises(ModuleNotFoundError):
         importlib.import_module("airflow_jobstatus.no_such_module")
+
+
+def test_the_names_airflow_stores_did_not_move() -> None:
+    """The ledger's task-state-store key and the trigger's class path are stored by Airflow: a task
+    deferred or retried across the upgrade must find them unchanged."""
+    from airflow_jobstatus.core.ledger import LEDGER_KEY
+    from airflow_jobstatus.triggers.job import JobTrigger
+
+    assert LEDGER_KEY == "airflow_jobstatus.ledger"
+    assert JobTrigger.__module__ == "airflow_jobstatus.triggers.job"

@@ -40,7 +40,7 @@ from airflow_jobstatus.core.models import ItemResult, Job, JobState
 from airflow_jobstatus.errors import DuplicateJobId, LedgerUnreadable
 
 #: The key under which an operator's ledger lives in its task state store (its head, see above).
-LEDGER_KEY = "airflow_jobstatus.core.ledger"
+LEDGER_KEY = "airflow_jobstatus.ledger"
 #: The storage form :meth:`Ledger.save` writes (the single-key form of earlier releases has no number).
 LEDGER_FORMAT = 2
 #: Ended jobs per segment key, and the size (bytes of JSON) at which a tail is sealed sooner.
