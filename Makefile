@@ -23,11 +23,14 @@ lint: venv
 types: venv
 	$(BIN)/mypy airflow_jobstatus
 
-# pytest-xdist: every test file may run in any of the workers; tests/e2e stays in one (loadgroup).
+# pytest-xdist: every test may run in any of the workers; tests/e2e stays in one (loadgroup).
 PYTEST_WORKERS ?= 4
+# The whole suite waits more than it computes (jobs, retries, a real Airflow): on 2 cores 6 workers finish
+# it about a fifth sooner than 4; the edit loop (check) keeps 4, whose start-up costs less.
+UNIT_WORKERS ?= 6
 
 unit: venv
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+	$(BIN)/pytest -n $(UNIT_WORKERS) --dist loadgroup
 
 # The edit loop: lint, types and the fast layer (no e2e, reliability, soak or whole-DAG runs).
 check: lint types

@@ -39,6 +39,7 @@ import asyncio
 import base64
 import contextlib
 import itertools
+import json
 import os
 import re
 import shutil
@@ -53,12 +54,15 @@ from typing import Any
 from harness_capture import Capture, SigalrmGuard, TIKey, instrument_dag_test
 
 __all__ = [
+    "DAG_ARGS_ENV",
     "DagImportError",
     "DagRunResult",
     "configure_session",
+    "dag_arguments",
     "migrate_db",
     "prepare_airflow_home",
     "run_dag",
+    "run_dag_module",
 ]
 
 #: Marker env var: the harness home of this session (lets configure_session detect an earlier setup).
@@ -67,6 +71,10 @@ HARNESS_HOME_ENV = "AIRFLOW_HARNESS_HOME"
 HARNESS_WORKER_ENV = "AIRFLOW_HARNESS_WORKER"
 #: The name of the bundle that owns ``[core] dags_folder`` in the default bundle config.
 DAGS_FOLDER_BUNDLE = "dags-folder"
+#: The arguments :func:`run_dag_module` gives a DAG module (JSON), read there by :func:`dag_arguments`.
+DAG_ARGS_ENV = "HARNESS_DAG_ARGS"
+#: The DAG modules of the tests (real Python, linted like the rest): ``tests/dags/``.
+DAGS_DIR = Path(__file__).resolve().parent / "dags"
 
 _TESTS_DIR = Path(__file__).resolve().parent
 _REPO_ROOT = _TESTS_DIR.parent
@@ -375,3 +383,36 @@ def run_dag(
         dag_file=home / "dags_done" / dag_file.name,
         xcoms=xcoms,
     )
+
+
+def run_dag_module(
+    module: str,
+    dag_id: str,
+    *,
+    args: Mapping[str, Any] | None = None,
+    env: dict[str, str] | None = None,
+    conf: dict[str, Any] | None = None,
+    mask_secrets: bool = False,
+) -> DagRunResult:
+    """:func:`run_dag` with the DAG file ``tests/dags/<module>.py``, a real module rather than a template.
+
+    ``args`` (JSON: lists, dicts, strings, numbers, booleans, None) reach the module in the environment
+    variable ``DAG_ARGS_ENV`` while it is parsed and run; it reads them with :func:`dag_arguments` and
+    passes them to its DAG factory::
+
+        if (arguments := dag_arguments()) is not None:
+            dag = bulk_dag(**arguments)
+    """
+    source = (DAGS_DIR / f"{module}.py").read_text()
+    full_env = {**(env or {}), DAG_ARGS_ENV: json.dumps(dict(args or {}))}
+    return run_dag(source, dag_id, env=full_env, conf=conf, mask_secrets=mask_secrets)
+
+
+def dag_arguments() -> dict[str, Any] | None:
+    """In a DAG module run by :func:`run_dag_module`: the arguments it was given (``{}`` when none); None
+    when the module is parsed some other way (it then builds no DAG)."""
+    given = os.environ.get(DAG_ARGS_ENV)
+    if given is None:
+        return None
+    arguments: dict[str, Any] = json.loads(given)
+    return arguments

@@ -161,7 +161,8 @@ _TESTS = Path(__file__).resolve().parent
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Mark ``slow`` what ``make check`` leaves out: tests/e2e, tests/reliability, every test of a module
-    that runs whole DAGs (it imports the harness's ``run_dag`` or ``DagRunResult``), and SLOW_MODULES."""
+    that runs whole DAGs (it imports the harness's ``run_dag``, ``run_dag_module`` or ``DagRunResult``), and
+    SLOW_MODULES."""
     slow_dirs = (_TESTS / "e2e", _TESTS / "reliability")
     for item in items:
         path = Path(str(item.path)).resolve()
@@ -169,6 +170,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if (
             any(folder in path.parents for folder in slow_dirs)
             or path.stem in SLOW_MODULES
-            or (module is not None and (hasattr(module, "run_dag") or hasattr(module, "DagRunResult")))
+            or (
+                module is not None
+                and any(hasattr(module, name) for name in ("run_dag", "run_dag_module", "DagRunResult"))
+            )
         ):
             item.add_marker(pytest.mark.slow)

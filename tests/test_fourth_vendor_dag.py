@@ -5,31 +5,34 @@ failed item reported."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
-from airflow_harness import run_dag
+from airflow_harness import DagRunResult, run_dag_module
 from conftest import CANARY_TOKEN, sandbox_connection
 
 from airflow_jobstatus.sandbox import SandboxServer
 
-OPERATOR_DAG = """
-from datetime import datetime
 
-from airflow.sdk import DAG
-
-from fourth_vendor.operators import AcmeBulkOperator
-
-with DAG(dag_id="acme_bulk", schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
-    AcmeBulkOperator(task_id="op", items={items!r}, poll_interval=0.3, timeout=120, deferrable=True)
-"""
+def run_bulk(sandbox: SandboxServer, items: list[dict[str, Any]]) -> DagRunResult:
+    """Run AcmeBulkOperator on ``items`` (task ``op``, deferrable, timeout 120 s) in ``operator_dag`` of
+    tests/dags/operator_task.py."""
+    args = {
+        "dag_id": "acme_bulk",
+        "operator": "fourth_vendor.operators.AcmeBulkOperator",
+        "kwargs": {"items": items},
+        "timeout": 120,
+        "deferrable": True,
+    }
+    env = {"AIRFLOW_CONN_ACME_DEFAULT": sandbox_connection("acme", sandbox.url)}
+    return run_dag_module("operator_task", "acme_bulk", args=args, env=env)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def warm_airflow(sandbox_server: SandboxServer) -> None:
     """The first dag.test() of a process pays several seconds of set-up: pay it before the real run."""
     sandbox_server.reset()
-    env = {"AIRFLOW_CONN_ACME_DEFAULT": sandbox_connection("acme", sandbox_server.url)}
-    run_dag(OPERATOR_DAG.format(items=[{"key": "warm"}]), "acme_bulk", env=env)
+    run_bulk(sandbox_server, [{"key": "warm"}])
 
 
 def test_120_items_three_jobs_one_deferral_per_item_results_and_the_failed_item(
@@ -37,8 +40,7 @@ def test_120_items_three_jobs_one_deferral_per_item_results_and_the_failed_item(
 ) -> None:
     items = [{"key": f"sku-{i:03d}", "qty": i} for i in range(120)]
     items[57]["key"] = "sku-057-itemfail"
-    env = {"AIRFLOW_CONN_ACME_DEFAULT": sandbox_connection("acme", sandbox.url)}
-    result = run_dag(OPERATOR_DAG.format(items=items), "acme_bulk", env=env)
+    result = run_bulk(sandbox, items)
 
     acme = sandbox.state.store("acme")
     assert [submit.count for submit in acme.submits] == [50, 50, 20]

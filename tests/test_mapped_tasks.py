@@ -1,57 +1,20 @@
 """Dynamic task mapping (issue 16, item 1): every operator mapped with ``expand`` / ``expand_kwargs``, over
 a literal list and over an upstream XComArg, deferrable or not; each map index with its own jobs, ledger,
-XCom and result; a retry of one map index that reattaches to its own jobs only."""
+XCom and result; a retry of one map index that reattaches to its own jobs only.
+
+The DAG is ``mapped_dag`` of tests/dags/mapped_jobs.py, the module as a user would write it; the mode and
+the retries are its arguments.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 import pytest
-from airflow_harness import DagRunResult, run_dag
+from airflow_harness import DagRunResult, run_dag_module
 from conftest import tradedesk_connection, wistia_connection, zendesk_connection
 
 from airflow_jobstatus.sandbox import SandboxServer
-
-#: The DAG a user would write: three vendors, each operator mapped; the mode and the retries come from the
-#: environment the test sets (not from string formatting), so this is the module as a user has it.
-MAPPED_DAG = """
-import os
-from datetime import datetime, timedelta
-
-from airflow.sdk import DAG, task
-
-from airflow_jobstatus.operators.tradedesk import TradeDeskGraphQLBulkQueryOperator
-from airflow_jobstatus.operators.wistia import WistiaBulkTagOperator
-from airflow_jobstatus.operators.zendesk import ZendeskBulkOperator
-
-DEFERRABLE = os.environ["MAPPED_DEFERRABLE"] == "1"
-COMMON = {"poll_interval": 0.3, "timeout": 120, "deferrable": DEFERRABLE}
-
-with DAG(
-    dag_id="mapped_jobs",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    default_args={"retries": int(os.environ["MAPPED_RETRIES"]), "retry_delay": timedelta(0)},
-):
-
-    @task
-    def ticket_batches() -> list[list[int]]:
-        return [[101, 102, 103], [104, 105], [106]]
-
-    ZendeskBulkOperator.partial(
-        task_id="zendesk", resource="tickets", action="destroy_many", **COMMON
-    ).expand(items=ticket_batches())
-    WistiaBulkTagOperator.partial(task_id="wistia", tag_names=["q4"], **COMMON).expand(
-        hashed_ids=[["media0001", "media0002"], ["media0003"]]
-    )
-    TradeDeskGraphQLBulkQueryOperator.partial(task_id="tradedesk", **COMMON).expand_kwargs(
-        [
-            {"query": "query { advertisers { nodes { id } } }"},
-            {"query": "query { campaigns { nodes { id } } }"},
-        ]
-    )
-"""
 
 MODES = [pytest.param(True, id="deferrable"), pytest.param(False, id="worker")]
 
@@ -61,10 +24,9 @@ def run_mapped(sandbox: SandboxServer, *, deferrable: bool, retries: int = 0) ->
         "AIRFLOW_CONN_ZENDESK_DEFAULT": zendesk_connection(sandbox.url),
         "AIRFLOW_CONN_WISTIA_DEFAULT": wistia_connection(sandbox.url),
         "AIRFLOW_CONN_TRADEDESK_DEFAULT": tradedesk_connection(sandbox.url),
-        "MAPPED_DEFERRABLE": "1" if deferrable else "0",
-        "MAPPED_RETRIES": str(retries),
     }
-    return run_dag(MAPPED_DAG, "mapped_jobs", env=env)
+    args = {"deferrable": deferrable, "retries": retries}
+    return run_dag_module("mapped_jobs", "mapped_jobs", args=args, env=env)
 
 
 def rows_of(result: DagRunResult, task_id: str, map_index: int) -> Any:

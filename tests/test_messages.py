@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from airflow_harness import run_dag
+from airflow_harness import run_dag_module
 from conftest import tradedesk_connection, zendesk_connection
 from test_submit_ledger import MemoryStore, MemoryTi
 
@@ -148,29 +148,13 @@ def test_hashed_ids_given_as_text_fail_naming_hashed_ids(sandbox: SandboxServer,
     assert sandbox.state.count(path_prefix="/wistia/") == 0
 
 
-ITEMS_DAG = """
-from datetime import datetime
-
-from airflow.sdk import DAG, task
-
-from airflow_jobstatus.operators.zendesk import ZendeskBulkOperator
-
-with DAG(dag_id="items_from_xcom", schedule=None, start_date=datetime(2026, 1, 1), catchup=False,
-         default_args={"retries": 1}):
-    @task
-    def plan():
-        return [101, 102, 103]
-
-    common = dict(resource="tickets", action="update_many", change={"status": "solved"}, poll_interval=0.3)
-    rendered = ZendeskBulkOperator(task_id="rendered", items="{{ ti.xcom_pull('plan') }}", **common)
-    comma = ZendeskBulkOperator(task_id="comma", items="101,102,103", **common)
-    plan() >> [rendered, comma]
-"""
-
-
 def test_a_list_rendered_as_text_works_and_comma_separated_ids_fail_once(sandbox: SandboxServer) -> None:
-    result = run_dag(
-        ITEMS_DAG, "items_from_xcom", env={"AIRFLOW_CONN_ZENDESK_DEFAULT": zendesk_connection(sandbox.url)}
+    # tests/dags/items_from_xcom.py: "rendered" gets plan's list as rendered text, "comma" gets the text.
+    result = run_dag_module(
+        "items_from_xcom",
+        "items_from_xcom",
+        args={"planned": [101, 102, 103], "comma_text": "101,102,103"},
+        env={"AIRFLOW_CONN_ZENDESK_DEFAULT": zendesk_connection(sandbox.url)},
     )
     assert result.task_states == {"plan": "success", "rendered": "success", "comma": "failed"}
     assert [row["id"] for row in result.xcom("rendered")] == [101, 102, 103]
@@ -293,22 +277,11 @@ def test_the_sensor_verdict_of_ended_jobs_names_the_reasons(
 
 # --- log wording --------------------------------------------------------------------------------------
 
-QUERY_DAG = """
-from datetime import datetime
-
-from airflow.sdk import DAG
-
-from airflow_jobstatus.operators.tradedesk import TradeDeskGraphQLBulkQueryOperator
-
-with DAG(dag_id="query_wording", schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
-    TradeDeskGraphQLBulkQueryOperator(task_id="query", query="query { advertisers { nodes { id } } }",
-                                      poll_interval=0.3)
-"""
-
 
 def test_a_query_is_logged_as_submitted_not_as_covering_item_0(sandbox: SandboxServer) -> None:
     env = {"AIRFLOW_CONN_TRADEDESK_DEFAULT": tradedesk_connection(sandbox.url)}
-    result = run_dag(QUERY_DAG, "query_wording", env=env)
+    args = {"query": "query { advertisers { nodes { id } } }"}
+    result = run_dag_module("query_wording", "query_wording", args=args, env=env)
     assert result.task_states == {"query": "success"}
     (submit,) = sandbox.state.tradedesk.submits
     log = result.logs["query"]

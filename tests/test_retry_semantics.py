@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from airflow_harness import run_dag
+from airflow_harness import DagRunResult, run_dag_module
 from conftest import zendesk_connection
 from test_submit_ledger import MemoryStore, MemoryTi
 
@@ -15,45 +15,18 @@ from airflow_jobstatus.core.ledger import LEDGER_KEY
 from airflow_jobstatus.operators.zendesk import ZendeskBulkOperator
 from airflow_jobstatus.sandbox import SandboxServer
 
-#: A user's DAG: a bulk update and a sensor, both with two retries; the connection comes from the test.
-RETRIES_DAG = """
-import os
-from datetime import datetime, timedelta
-
-from airflow.sdk import DAG
-
-from airflow_jobstatus.operators.zendesk import ZendeskBulkOperator
-from airflow_jobstatus.sensors.zendesk import ZendeskJobSensor
-
-with DAG(
-    dag_id="retry_semantics",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    default_args={"retries": 2, "retry_delay": timedelta(0)},
-):
-    if os.environ.get("WITH_BULK", "1") == "1":
-        ZendeskBulkOperator(
-            task_id="bulk",
-            resource="tickets",
-            action="update_many",
-            items=[1, 2],
-            change={"status": "solved"},
-            poll_interval=0.3,
-            timeout=60,
-        )
-    ZendeskJobSensor(
-        task_id="wait",
-        job_id=os.environ.get("WAIT_JOB_ID", "0123456789abcdef0123456789abcdef"),
-        poll_interval=0.3,
-        timeout=60,
-    )
-"""
 UPDATE = "/api/v2/tickets/update_many"
 
 
-def run_with(connection: str, **env: str) -> Any:
-    return run_dag(RETRIES_DAG, "retry_semantics", env={"AIRFLOW_CONN_ZENDESK_DEFAULT": connection, **env})
+def run_with(connection: str, **args: Any) -> DagRunResult:
+    """Run ``retries_dag`` of tests/dags/retry_semantics.py (a user's DAG: a bulk update and a sensor, both
+    with two retries) on ``connection``."""
+    return run_dag_module(
+        "retry_semantics",
+        "retry_semantics",
+        args={"with_bulk": True, **args},
+        env={"AIRFLOW_CONN_ZENDESK_DEFAULT": connection},
+    )
 
 
 def test_a_connection_without_a_token_fails_once_and_sends_nothing(sandbox: SandboxServer) -> None:
@@ -78,7 +51,7 @@ def test_a_token_revoked_while_deferred_fails_without_retry(sandbox: SandboxServ
     # The sensor's first read (on the worker) passes; the trigger's reads are refused: a revoked token.
     sandbox.state.add_fault(path_prefix="/api/v2/job_statuses/", status=None, count=1)
     sandbox.state.add_fault(path_prefix="/api/v2/job_statuses/", status=401, count=None)
-    result = run_with(zendesk_connection(sandbox.url), WITH_BULK="0", WAIT_JOB_ID=job_id)
+    result = run_with(zendesk_connection(sandbox.url), with_bulk=False, wait_job_id=job_id)
     assert result.task_states == {"wait": "failed"}
     assert result.try_numbers == {"wait": 1}
     assert "not retried: fix the connection" in result.logs["wait"]

@@ -1,6 +1,7 @@
 """Issue 16, items 9 and 10: a sensor on a list fails as soon as one job's end decides the outcome (unless
 ``wait_for_all=True``), in the triggerer and in the worker; and the Trade Desk sensor has no silent
-``job_kind`` default. Every case runs against the sandbox over HTTP; the DAG cases through ``dag.test()``.
+``job_kind`` default. Every case runs against the sandbox over HTTP; the DAG cases through ``dag.test()``,
+with ``sensor_dag`` of tests/dags/sensor_task.py.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow_harness import DagImportError, DagRunResult, run_dag
+from airflow_harness import DagImportError, DagRunResult, run_dag_module
 from conftest import CANARY_TOKEN, tradedesk_connection, wistia_connection, zendesk_connection
 
 from airflow_jobstatus.core.models import Job, JobState
@@ -37,42 +38,25 @@ LONG = 120.0
 #: An early end, with dag.test()'s own overhead on a busy 2-core machine, stays well under this.
 EARLY_WITHIN = 30.0
 
-SENSOR_DAG = """
-from datetime import datetime
-
-from airflow.sdk import DAG
-
-from {module} import {name}
-
-with DAG(dag_id={dag_id!r}, schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
-    {name}(
-        task_id="wait",
-        job_id={job_id!r},
-        {extra}poll_interval=0.3,
-        timeout={timeout},
-        deferrable={deferrable},
-    )
-"""
-
-#: vendor -> (sensor class path, connection env var, connection factory, extra sensor kwargs as source)
-VENDORS: dict[str, tuple[str, str, Callable[..., str], str]] = {
+#: vendor -> (sensor class path, connection env var, connection factory, the sensor's other arguments)
+VENDORS: dict[str, tuple[str, str, Callable[..., str], dict[str, Any]]] = {
     "zendesk": (
         "airflow_jobstatus.sensors.zendesk.ZendeskJobSensor",
         "AIRFLOW_CONN_ZENDESK_DEFAULT",
         zendesk_connection,
-        "",
+        {},
     ),
     "wistia": (
         "airflow_jobstatus.sensors.wistia.WistiaJobSensor",
         "AIRFLOW_CONN_WISTIA_DEFAULT",
         wistia_connection,
-        "",
+        {},
     ),
     "tradedesk": (
         "airflow_jobstatus.sensors.tradedesk.TradeDeskJobSensor",
         "AIRFLOW_CONN_TRADEDESK_DEFAULT",
         tradedesk_connection,
-        'job_kind="graphql", ',
+        {"job_kind": "graphql"},
     ),
 }
 DISPLAY = {"zendesk": "Zendesk", "wistia": "Wistia", "tradedesk": "The Trade Desk"}
@@ -85,21 +69,22 @@ def run_sensor(
     job_id: Any,
     *,
     deferrable: bool,
-    extra: str | None = None,
+    extra: dict[str, Any] | None = None,
     timeout: float = LONG + 60,
 ) -> DagRunResult:
+    """Run the vendor's sensor (task ``wait``); ``extra`` replaces its other arguments (default: the
+    vendor's, e.g. the Trade Desk's ``job_kind``)."""
     path, env_var, connection, vendor_extra = VENDORS[vendor]
-    module, _, name = path.rpartition(".")
-    source = SENSOR_DAG.format(
-        module=module,
-        name=name,
-        dag_id=f"outcomes_{vendor}",
-        job_id=job_id,
-        extra=vendor_extra if extra is None else extra,
-        timeout=timeout,
-        deferrable=deferrable,
-    )
-    result = run_dag(source, f"outcomes_{vendor}", env={env_var: connection(sandbox.url)})
+    args = {
+        "dag_id": f"outcomes_{vendor}",
+        "sensor": path,
+        "job_id": job_id,
+        "deferrable": deferrable,
+        "timeout": timeout,
+        "kwargs": vendor_extra if extra is None else extra,
+    }
+    env = {env_var: connection(sandbox.url)}
+    result = run_dag_module("sensor_task", f"outcomes_{vendor}", args=args, env=env)
     assert CANARY_TOKEN not in result.output
     assert CANARY_TOKEN not in json.dumps(result.xcom("wait"))
     return result
@@ -150,7 +135,7 @@ def test_zendesk_wait_for_all_waits_for_both_and_reports_all(
     other = zendesk.create_job(total=1, duration=4.0, queued_for=0)
     started = time.monotonic()
     result = run_sensor(
-        sandbox, "zendesk", [failed, other], deferrable=deferrable, extra="wait_for_all=True, "
+        sandbox, "zendesk", [failed, other], deferrable=deferrable, extra={"wait_for_all": True}
     )
     assert result.task_states == {"wait": "failed"}
     assert time.monotonic() - started >= 4.0
@@ -176,7 +161,7 @@ def test_zendesk_partial_decides_only_when_it_fails_the_task(
     partial = zendesk.create_job(total=5, duration=0.5, queued_for=0, failed_indexes=[2])
     other = zendesk.create_job(total=1, duration=3.0, queued_for=0)
     result = run_sensor(
-        sandbox, "zendesk", [partial, other], deferrable=deferrable, extra='on_partial="warn", '
+        sandbox, "zendesk", [partial, other], deferrable=deferrable, extra={"on_partial": "warn"}
     )
     assert result.task_states == {"wait": "success"}
     assert [(job["id"], job["state"]) for job in result.xcom("wait")] == [
@@ -361,7 +346,7 @@ def test_tradedesk_sensor_without_job_kind_fails_naming_the_field_and_the_kinds(
 
 def test_tradedesk_sensor_without_job_kind_fails_at_dag_parse(sandbox: SandboxServer) -> None:
     with pytest.raises(DagImportError, match="needs job_kind: 'graphql'"):
-        run_sensor(sandbox, "tradedesk", "9000001", deferrable=True, extra="")
+        run_sensor(sandbox, "tradedesk", "9000001", deferrable=True, extra={})
     assert sandbox.state.count() == 0
 
 
@@ -370,7 +355,7 @@ def test_a_graphql_job_read_as_standard_fails_at_once_naming_the_kind(
     sandbox: SandboxServer, deferrable: bool
 ) -> None:
     job_id = sandbox.state.tradedesk.create_job(kind="graphql", duration=LONG)
-    result = run_sensor(sandbox, "tradedesk", job_id, deferrable=deferrable, extra='job_kind="standard", ')
+    result = run_sensor(sandbox, "tradedesk", job_id, deferrable=deferrable, extra={"job_kind": "standard"})
     assert result.task_states == {"wait": "failed"}
     assert result.duration < EARLY_WITHIN
     log = result.logs["wait"]

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 import pytest
-from airflow_harness import DagRunResult, run_dag
+from airflow_harness import DagRunResult, run_dag_module
 from conftest import zendesk_connection
 
 from airflow_jobstatus.compat import AirflowFailException
@@ -290,31 +290,22 @@ def test_pending_is_computed_from_ranges() -> None:
 
 
 # ----- the same over real HTTP (sandbox), in real DAG runs --------------------------------------------------
-USERS_DAG = """
-from datetime import datetime, timedelta
-
-from airflow.sdk import DAG
-
-from airflow_jobstatus.operators.zendesk import ZendeskBulkOperator
-
-with DAG(
-    dag_id="ledger_ids",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    default_args={{"retries": 1, "retry_delay": timedelta(0)}},
-):
-    ZendeskBulkOperator(
-        task_id="bulk", resource="users", action="create_many", items={items!r}, poll_interval=0.3, timeout=60
-    )
-"""
 CREATE_USERS = "/api/v2/users/create_many"
 
 
 def run_users(sandbox: SandboxServer, count: int) -> DagRunResult:
     users = [{"name": f"User {i}", "email": f"user{i}@example.com"} for i in range(count)]
+    args = {
+        "dag_id": "ledger_ids",
+        "operator": "airflow_jobstatus.operators.zendesk.ZendeskBulkOperator",
+        "task_id": "bulk",
+        "kwargs": {"resource": "users", "action": "create_many", "items": users},
+        "retries": 1,
+        "timeout": 60,
+    }
     env = {"AIRFLOW_CONN_ZENDESK_DEFAULT": zendesk_connection(sandbox.url)}
-    return run_dag(USERS_DAG.format(items=users), "ledger_ids", env=env)
+    # tests/dags/operator_task.py: one task, "bulk", with one retry
+    return run_dag_module("operator_task", "ledger_ids", args=args, env=env)
 
 
 def test_two_submits_answered_with_one_job_id_fail_the_task_before_it_waits(sandbox: SandboxServer) -> None:

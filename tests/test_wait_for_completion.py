@@ -7,48 +7,13 @@ import time
 from typing import Any
 
 import pytest
-from airflow_harness import run_dag
+from airflow_harness import run_dag_module
 from conftest import tradedesk_connection, wistia_connection, zendesk_connection
 from test_submit_ledger import MemoryStore, MemoryTi
 
 from airflow_jobstatus.errors import ConfigurationError
 from airflow_jobstatus.operators.zendesk import ZendeskBulkOperator
 from airflow_jobstatus.sandbox import SandboxServer
-
-#: A user's DAG: each vendor's operator submits without waiting, and a sensor waits on what it returned.
-SUBMIT_THEN_SENSE_DAG = """
-from datetime import datetime
-
-from airflow.sdk import DAG
-
-from airflow_jobstatus.operators.tradedesk import TradeDeskGraphQLBulkQueryOperator
-from airflow_jobstatus.operators.wistia import WistiaBulkTagOperator
-from airflow_jobstatus.operators.zendesk import ZendeskBulkOperator
-from airflow_jobstatus.sensors.tradedesk import TradeDeskJobSensor
-from airflow_jobstatus.sensors.wistia import WistiaJobSensor
-from airflow_jobstatus.sensors.zendesk import ZendeskJobSensor
-
-with DAG(dag_id="submit_then_sense", schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
-    solve = ZendeskBulkOperator(
-        task_id="solve",
-        resource="tickets",
-        action="update_many",
-        items=list(range(1, 151)),
-        change={"status": "solved"},
-        wait_for_completion=False,
-    )
-    solve >> ZendeskJobSensor(task_id="solved", job_id=solve.output, poll_interval=0.3)
-
-    tag = WistiaBulkTagOperator(
-        task_id="tag", hashed_ids=["media0001", "media0002"], tag_names=["q4"], wait_for_completion=False
-    )
-    tag >> WistiaJobSensor(task_id="tagged", job_id=tag.output, poll_interval=0.3)
-
-    query = TradeDeskGraphQLBulkQueryOperator(
-        task_id="query", query="query { advertisers { nodes { id } } }", wait_for_completion=False
-    )
-    query >> TradeDeskJobSensor(task_id="queried", job_id=query.output, job_kind="graphql", poll_interval=0.3)
-"""
 
 
 def test_an_operator_that_does_not_wait_hands_its_jobs_to_a_sensor(sandbox: SandboxServer) -> None:
@@ -59,7 +24,9 @@ def test_an_operator_that_does_not_wait_hands_its_jobs_to_a_sensor(sandbox: Sand
         "AIRFLOW_CONN_WISTIA_DEFAULT": wistia_connection(sandbox.url),
         "AIRFLOW_CONN_TRADEDESK_DEFAULT": tradedesk_connection(sandbox.url),
     }
-    result = run_dag(SUBMIT_THEN_SENSE_DAG, "submit_then_sense", env=env)
+    # tests/dags/submit_then_sense.py: each vendor's operator submits without waiting, and a sensor waits
+    # on what it returned.
+    result = run_dag_module("submit_then_sense", "submit_then_sense", args={"zendesk_items": 150}, env=env)
     assert result.state == "success", result.output[-3000:]
     zendesk_ids = [submit.job_id for submit in sandbox.state.zendesk.submits]
     assert result.xcom("solve") == result.xcom("solve", key="job_ids") == zendesk_ids

@@ -1,4 +1,8 @@
-"""Wistia operators and sensor in real DAG runs (``dag.test()``, triggers inline) against the sandbox."""
+"""Wistia operators and sensor in real DAG runs (``dag.test()``, triggers inline) against the sandbox.
+
+The DAGs are ``operator_dag`` and ``sensor_dag`` of tests/dags/wistia_ops.py, given their arguments by
+``run_op`` and ``run_sensor``.
+"""
 
 from __future__ import annotations
 
@@ -6,28 +10,10 @@ import json
 from typing import Any
 
 import pytest
-from airflow_harness import DagRunResult, run_dag
+from airflow_harness import DagRunResult, run_dag_module
 from conftest import CANARY_TOKEN, wistia_connection
 
 from airflow_jobstatus.sandbox import SandboxServer
-
-OPERATOR_DAG = """
-from datetime import datetime, timedelta
-
-from airflow.sdk import DAG
-
-from airflow_jobstatus.operators.wistia import {operator}
-from airflow_jobstatus.sensors.wistia import WistiaJobSensor
-
-with DAG(
-    dag_id="wistia_ops",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    default_args={{"retries": {retries}, "retry_delay": timedelta(0)}},
-):
-    {operator}(task_id="op", poll_interval=0.3, timeout={timeout}, deferrable={deferrable},{kwargs})
-"""
 
 MODES = [pytest.param(True, id="deferrable"), pytest.param(False, id="worker")]
 
@@ -49,16 +35,9 @@ def run_op(
     timeout: float = 120,
     **kwargs: Any,
 ) -> DagRunResult:
-    source = OPERATOR_DAG.format(
-        operator=operator,
-        retries=retries,
-        timeout=timeout,
-        deferrable=deferrable,
-        kwargs="".join(f"\n        {key}={value!r}," for key, value in kwargs.items()),
-    )
-    result = run_dag(
-        source, "wistia_ops", env={"AIRFLOW_CONN_WISTIA_DEFAULT": wistia_connection(sandbox.url)}
-    )
+    args = {"operator": operator, "retries": retries, "timeout": timeout, "deferrable": deferrable, **kwargs}
+    env = {"AIRFLOW_CONN_WISTIA_DEFAULT": wistia_connection(sandbox.url)}
+    result = run_dag_module("wistia_ops", "wistia_ops", args=args, env=env)
     assert CANARY_TOKEN not in result.output
     assert CANARY_TOKEN not in json.dumps(result.xcom("op"))
     return result
@@ -73,9 +52,10 @@ def submitted(sandbox: SandboxServer) -> list[int]:
 def warm_airflow(sandbox_server: SandboxServer) -> None:
     """The first dag.test() of a process pays several seconds of set-up: pay it before timing jobs."""
     sandbox_server.reset()
-    run_op(
+    warm = run_op(
         sandbox_server, "WistiaMediaBulkOperator", action="archive", hashed_ids=["warm1"], deferrable=False
     )
+    assert warm.task_states == {"op": "success"}, warm.output[-3000:]
 
 
 @pytest.mark.parametrize("deferrable", MODES)
@@ -226,23 +206,10 @@ def test_the_move_limit_is_waited_for_not_failed(sandbox: SandboxServer) -> None
     assert [row["hashed_ids"] for row in result.xcom("op")] == [ids[:100], ids[100:200], ids[200:]]
 
 
-SENSOR_DAG = """
-from datetime import datetime
-
-from airflow.sdk import DAG
-
-from airflow_jobstatus.sensors.wistia import WistiaJobSensor
-
-with DAG(dag_id="wistia_sensor", schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
-    WistiaJobSensor(task_id="wait", job_id={job_id!r}, poll_interval=0.3, timeout=60, deferrable={deferrable})
-"""
-
-
 def run_sensor(sandbox: SandboxServer, job_id: Any, deferrable: bool) -> DagRunResult:
-    source = SENSOR_DAG.format(job_id=job_id, deferrable=deferrable)
-    result = run_dag(
-        source, "wistia_sensor", env={"AIRFLOW_CONN_WISTIA_DEFAULT": wistia_connection(sandbox.url)}
-    )
+    env = {"AIRFLOW_CONN_WISTIA_DEFAULT": wistia_connection(sandbox.url)}
+    args = {"job_id": job_id, "deferrable": deferrable}
+    result = run_dag_module("wistia_ops", "wistia_sensor", args=args, env=env)
     assert CANARY_TOKEN not in result.output
     assert ("Pausing task as DEFERRED" in result.logs["wait"]) is deferrable
     return result

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from airflow_harness import DagRunResult, run_dag
+from airflow_harness import DagRunResult, run_dag_module
 from conftest import zendesk_connection
 from test_submit_ledger import MemoryStore, MemoryTi
 
@@ -19,43 +19,26 @@ from airflow_jobstatus.operators.row_store import load_rows
 from airflow_jobstatus.operators.zendesk import ZendeskBulkOperator
 from airflow_jobstatus.sandbox import SandboxServer
 
-#: A user's DAG: one bulk update of the tickets the environment names, optionally mapped over batches.
-FOOTPRINT_DAG = """
-import json
-import os
-from datetime import datetime
 
-from airflow.sdk import DAG
-
-from airflow_jobstatus.operators.row_store import load_rows
-from airflow_jobstatus.operators.zendesk import ZendeskBulkOperator
-
-TICKETS = json.loads(os.environ["FOOTPRINT_TICKETS"])
-RESULTS_PATH = os.environ.get("FOOTPRINT_RESULTS_PATH") or None
-
-with DAG(dag_id="xcom_footprint", schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
-    if os.environ.get("FOOTPRINT_MAPPED") == "1":
-        ZendeskBulkOperator.partial(
-            task_id="solve", resource="tickets", action="update_many", change={"status": "solved"},
-            poll_interval=0.3, results_path=RESULTS_PATH,
-        ).expand(items=TICKETS)
-    else:
-        ZendeskBulkOperator(
-            task_id="solve", resource="tickets", action="update_many", items=TICKETS,
-            change={"status": "solved"}, poll_interval=0.3, results_path=RESULTS_PATH,
-        )
-"""
-
-
-def run_footprint(sandbox: SandboxServer, tickets: Any, base: Path, **env: str) -> DagRunResult:
+def run_footprint(
+    sandbox: SandboxServer,
+    tickets: Any,
+    base: Path,
+    *,
+    mapped: bool = False,
+    results_path: str | None = None,
+    **env: str,
+) -> DagRunResult:
+    """Run ``footprint_dag`` of tests/dags/xcom_footprint.py (a user's DAG: one bulk update of ``tickets``,
+    optionally mapped over batches); ``env`` adds to the connection and the result base path."""
     sandbox.state.zendesk.job_seconds = 0.2
-    return run_dag(
-        FOOTPRINT_DAG,
+    return run_dag_module(
         "xcom_footprint",
+        "xcom_footprint",
+        args={"tickets": tickets, "mapped": mapped, "results_path": results_path},
         env={
             "AIRFLOW_CONN_ZENDESK_DEFAULT": zendesk_connection(sandbox.url),
             "AIRFLOW__JOBSTATUS__RESULT_BASE_PATH": f"file://{base}",
-            "FOOTPRINT_TICKETS": json.dumps(tickets),
             **env,
         },
     )
@@ -108,7 +91,7 @@ def test_a_small_input_keeps_its_rows_in_xcom(sandbox: SandboxServer, tmp_path: 
 
 def test_results_path_always_gives_a_manifest(sandbox: SandboxServer, tmp_path: Path) -> None:
     folder = tmp_path / "mine"
-    result = run_footprint(sandbox, [1, 2, 3], tmp_path / "base", FOOTPRINT_RESULTS_PATH=str(folder))
+    result = run_footprint(sandbox, [1, 2, 3], tmp_path / "base", results_path=str(folder))
     assert result.state == "success", result.output[-3000:]
     manifest = result.xcom("solve")
     assert manifest["path"] == f"file://{folder}/results.jsonl"
@@ -119,7 +102,7 @@ def test_the_deployment_sets_the_bound_and_mapped_tasks_keep_their_own_folders(
     sandbox: SandboxServer, tmp_path: Path
 ) -> None:
     result = run_footprint(
-        sandbox, [[1, 2, 3], [4, 5]], tmp_path, FOOTPRINT_MAPPED="1", AIRFLOW__JOBSTATUS__MAX_XCOM_ITEMS="2"
+        sandbox, [[1, 2, 3], [4, 5]], tmp_path, mapped=True, AIRFLOW__JOBSTATUS__MAX_XCOM_ITEMS="2"
     )
     assert result.state == "success", result.output[-3000:]
     first, second = result.xcom("solve")
@@ -133,7 +116,7 @@ def test_the_deployment_sets_the_bound_and_mapped_tasks_keep_their_own_folders(
 
 def test_failed_items_are_in_the_manifest_and_the_file(sandbox: SandboxServer, tmp_path: Path) -> None:
     sandbox.state.zendesk.fail_ids = {3}
-    result = run_footprint(sandbox, [1, 2, 3], tmp_path, FOOTPRINT_RESULTS_PATH=str(tmp_path / "out"))
+    result = run_footprint(sandbox, [1, 2, 3], tmp_path, results_path=str(tmp_path / "out"))
     assert result.task_states == {"solve": "failed"}
     manifest = result.xcom("solve")
     assert (manifest["succeeded"], manifest["failed"]) == (2, 1)

@@ -1,4 +1,8 @@
-"""ZendeskBulkOperator in real DAG runs (``dag.test()`` on SQLite, triggers inline) against the sandbox."""
+"""ZendeskBulkOperator in real DAG runs (``dag.test()`` on SQLite, triggers inline) against the sandbox.
+
+The DAGs are modules under tests/dags/: ``zendesk_bulk.py`` (``bulk_dag``, given its arguments by
+``run_bulk``) and ``zendesk_bulk_old_airflow.py``.
+"""
 
 from __future__ import annotations
 
@@ -7,37 +11,10 @@ from collections import Counter
 from typing import Any
 
 import pytest
-from airflow_harness import DagRunResult, run_dag
+from airflow_harness import DagRunResult, run_dag_module
 from conftest import CANARY_TOKEN, zendesk_connection
 
 from airflow_jobstatus.sandbox import SandboxServer
-
-BULK_DAG = """
-from datetime import datetime, timedelta
-
-from airflow.sdk import DAG
-
-from airflow_jobstatus.operators.zendesk import ZendeskBulkOperator
-
-with DAG(
-    dag_id={dag_id!r},
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    default_args={{"retries": {retries}, "retry_delay": timedelta(0)}},
-):
-    ZendeskBulkOperator(
-        task_id="bulk",
-        resource={resource!r},
-        action={action!r},
-        items={items!r},
-        change={change!r},
-        poll_interval=0.3,
-        timeout={timeout},
-        on_partial={on_partial!r},
-        deferrable={deferrable},{extra}
-    )
-"""
 
 MODES = [pytest.param(True, id="deferrable"), pytest.param(False, id="worker")]
 SUBMIT_PATHS = ("/api/v2/tickets/", "/api/v2/users/")
@@ -64,21 +41,20 @@ def run_bulk(
     retries: int = 0,
     **extra: Any,
 ) -> DagRunResult:
-    source = BULK_DAG.format(
-        dag_id="zendesk_bulk",
-        resource=resource,
-        action=action,
-        items=items,
-        change=change,
-        timeout=timeout,
-        on_partial=on_partial,
-        deferrable=deferrable,
-        retries=retries,
-        extra="".join(f"\n        {key}={value!r}," for key, value in extra.items()),
-    )
-    result = run_dag(
-        source, "zendesk_bulk", env={"AIRFLOW_CONN_ZENDESK_DEFAULT": zendesk_connection(sandbox.url)}
-    )
+    args = {
+        "dag_id": "zendesk_bulk",
+        "items": items,
+        "resource": resource,
+        "action": action,
+        "change": change,
+        "timeout": timeout,
+        "on_partial": on_partial,
+        "deferrable": deferrable,
+        "retries": retries,
+        **extra,
+    }
+    env = {"AIRFLOW_CONN_ZENDESK_DEFAULT": zendesk_connection(sandbox.url)}
+    result = run_dag_module("zendesk_bulk", "zendesk_bulk", args=args, env=env)
     assert CANARY_TOKEN not in result.output
     assert CANARY_TOKEN not in json.dumps(result.xcom("bulk"))
     return result
@@ -93,7 +69,8 @@ def submits(sandbox: SandboxServer) -> list[int]:
 def warm_airflow(sandbox_server: SandboxServer) -> None:
     """The first dag.test() of a process pays several seconds of set-up: pay it before timing jobs."""
     sandbox_server.reset()
-    run_bulk(sandbox_server, [1], action="destroy_many", deferrable=False)
+    warm = run_bulk(sandbox_server, [1], action="destroy_many", deferrable=False)
+    assert warm.task_states == {"bulk": "success"}, warm.output[-3000:]
 
 
 @pytest.mark.parametrize("deferrable", MODES)
@@ -269,44 +246,11 @@ def test_retry_finding_its_jobs_expired_stops_instead_of_resubmitting(sandbox: S
     assert "state-store/airflow_jobstatus.ledger" in second
 
 
-NO_STATE_STORE_DAG = """
-from datetime import datetime, timedelta
-
-from airflow.sdk import DAG
-
-from airflow_jobstatus.operators.zendesk import ZendeskBulkOperator
-
-
-class WithoutStateStore(ZendeskBulkOperator):
-    def execute(self, context):
-        context = {key: value for key, value in context.items() if key != "task_state_store"}
-        return super().execute(context)
-
-
-with DAG(
-    dag_id="zendesk_bulk_old_airflow",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    default_args={"retries": 1, "retry_delay": timedelta(0)},
-):
-    WithoutStateStore(
-        task_id="bulk",
-        resource="tickets",
-        action="update_many",
-        items=[1, 2, 3],
-        change={"status": "solved"},
-        poll_interval=0.3,
-        deferrable=False,
-    )
-"""
-
-
 def test_without_a_task_state_store_it_warns_and_a_retry_submits_again(sandbox: SandboxServer) -> None:
     """What Airflow < 3.3 (no task state store) gets: a warning, and a retry that cannot reattach."""
     sandbox.state.add_fault("/api/v2/job_statuses/", method="GET", status=404, count=1)
     env = {"AIRFLOW_CONN_ZENDESK_DEFAULT": zendesk_connection(sandbox.url)}
-    result = run_dag(NO_STATE_STORE_DAG, "zendesk_bulk_old_airflow", env=env)
+    result = run_dag_module("zendesk_bulk_old_airflow", "zendesk_bulk_old_airflow", env=env)
     assert result.task_states == {"bulk": "success"}
     assert submits(sandbox) == [3, 3]
     for try_number in (1, 2):

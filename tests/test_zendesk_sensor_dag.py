@@ -1,42 +1,32 @@
-"""ZendeskJobSensor in real DAG runs (``dag.test()`` on SQLite, triggers inline) against the sandbox."""
+"""ZendeskJobSensor in real DAG runs (``dag.test()`` on SQLite, triggers inline) against the sandbox.
+
+The DAG is ``sensor_dag`` of tests/dags/zendesk_sensor.py, given its arguments by ``run_sensor``.
+"""
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
-from airflow_harness import DagRunResult, run_dag
+from airflow_harness import DagRunResult, run_dag_module
 from conftest import CANARY_TOKEN, zendesk_connection
 
 from airflow_jobstatus.sandbox import SandboxServer
-
-SENSOR_DAG = """
-from datetime import datetime
-
-from airflow.sdk import DAG
-
-from airflow_jobstatus.sensors.zendesk import ZendeskJobSensor
-
-with DAG(dag_id={dag_id!r}, schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
-    ZendeskJobSensor(
-        task_id="wait",
-        job_id={job_id!r},
-        zendesk_conn_id="zendesk_default",
-        poll_interval=0.3,
-        timeout={timeout},
-        on_partial={on_partial!r},
-        deferrable={deferrable},
-    )
-"""
 
 MODES = [pytest.param(True, id="deferrable"), pytest.param(False, id="worker")]
 
 
 @pytest.fixture(scope="module", autouse=True)
 def warm_airflow(sandbox_server: SandboxServer) -> None:
-    """The first dag.test() of a process pays several seconds of set-up: pay it before timing jobs."""
-    run_sensor(sandbox_server, sandbox_server.state.zendesk.create_job(duration=0), deferrable=False)
+    """The first dag.test() of a process pays several seconds of set-up: pay it before timing jobs.
+
+    From a reset sandbox, and asserted: a fault another module's test left pending would otherwise keep
+    this sensor polling until its timeout (a minute), unnoticed."""
+    sandbox_server.reset()
+    warm = run_sensor(sandbox_server, sandbox_server.state.zendesk.create_job(duration=0), deferrable=False)
+    assert warm.task_states == {"wait": "success"}, warm.output[-3000:]
 
 
 def run_sensor(
@@ -47,14 +37,19 @@ def run_sensor(
     on_partial: str = "fail",
     timeout: float = 60,
 ) -> DagRunResult:
-    source = SENSOR_DAG.format(
-        dag_id="zendesk_sensor", job_id=job_id, timeout=timeout, on_partial=on_partial, deferrable=deferrable
-    )
+    args = {"job_id": job_id, "timeout": timeout, "on_partial": on_partial, "deferrable": deferrable}
     env = {"AIRFLOW_CONN_ZENDESK_DEFAULT": zendesk_connection(sandbox.url)}
-    result = run_dag(source, "zendesk_sensor", env=env)
+    result = run_dag_module(
+        "zendesk_sensor", "zendesk_sensor", args={"dag_id": "zendesk_sensor", **args}, env=env
+    )
     assert CANARY_TOKEN not in result.output
     assert CANARY_TOKEN not in json.dumps(result.xcom("wait"))
     return result
+
+
+def progress_lines(log: str, job_id: str) -> list[str]:
+    """The progress lines of one job in a task log, in order (``job <id>: 3/10 (30%) [working]``)."""
+    return re.findall(rf"job {job_id}: [^\n]*?\[\w+\]", log)
 
 
 def assert_deferred(result: DagRunResult, deferrable: bool) -> None:
@@ -63,8 +58,9 @@ def assert_deferred(result: DagRunResult, deferrable: bool) -> None:
 
 @pytest.mark.parametrize("deferrable", MODES)
 def test_one_job_completes(sandbox: SandboxServer, deferrable: bool) -> None:
-    # Long enough for the first read to find it unfinished even on a slow machine.
-    job_id = sandbox.state.zendesk.create_job(total=10, duration=3.5, queued_for=0.5)
+    # Working from the start (never queued), and long enough for the first read to find it unfinished
+    # even on a slow machine: every line before the last shows it working.
+    job_id = sandbox.state.zendesk.create_job(total=10, duration=3.5, queued_for=0)
     result = run_sensor(sandbox, job_id, deferrable=deferrable)
     assert result.state == "success"
     assert result.task_states == {"wait": "success"}
@@ -73,8 +69,13 @@ def test_one_job_completes(sandbox: SandboxServer, deferrable: bool) -> None:
     assert (value["progress"], value["total"]) == (10, 10)
     assert len(value["results"]) == 10
     log = result.logs["wait"]
-    assert f"job {job_id}: 10/10 (100%) [completed]" in log
-    assert "[working]" in log or f"job {job_id}: queued" in log
+    *working, last = progress_lines(log, job_id)
+    assert last == f"job {job_id}: 10/10 (100%) [completed]"
+    assert working, f"no progress line before the job completed: {log}"
+    # Each read's progress, as the sandbox reports it: never going back.
+    done = [int(count) for count in re.findall(rf"job {job_id}: (\d+)/10 ", "\n".join(working))]
+    assert working == [f"job {job_id}: {count}/10 ({count * 10}%) [working]" for count in done]
+    assert done == sorted(done) and done[-1] < 10
     assert "1 job ended: 1 succeeded" in log
     assert_deferred(result, deferrable)
 
@@ -161,23 +162,18 @@ def test_job_expiring_while_deferred_fails_as_not_found(sandbox: SandboxServer) 
 
 def test_bad_token_fails_before_deferring(sandbox: SandboxServer) -> None:
     job_id = sandbox.state.zendesk.create_job(total=3, duration=30)
-    source = SENSOR_DAG.format(
-        dag_id="zendesk_bad_token", job_id=job_id, timeout=60, on_partial="fail", deferrable=True
-    )
+    args = {"dag_id": "zendesk_bad_token", "job_id": job_id, "deferrable": True}
     env = {"AIRFLOW_CONN_ZENDESK_DEFAULT": zendesk_connection(sandbox.url, password="revoked-token")}
-    result = run_dag(source, "zendesk_bad_token", env=env)
+    result = run_dag_module("zendesk_sensor", "zendesk_bad_token", args=args, env=env)
     assert result.task_states == {"wait": "failed"}
     assert "connection 'zendesk_default' was rejected by Zendesk (HTTP 401" in result.logs["wait"]
     assert_deferred(result, False)
 
 
 def test_bad_arguments_fail_before_any_request(sandbox: SandboxServer) -> None:
-    source = SENSOR_DAG.format(
-        dag_id="zendesk_bad_args", job_id="  ", timeout=60, on_partial="fail", deferrable=True
-    )
-    result = run_dag(
-        source, "zendesk_bad_args", env={"AIRFLOW_CONN_ZENDESK_DEFAULT": zendesk_connection(sandbox.url)}
-    )
+    args = {"dag_id": "zendesk_bad_args", "job_id": "  ", "deferrable": True}
+    env = {"AIRFLOW_CONN_ZENDESK_DEFAULT": zendesk_connection(sandbox.url)}
+    result = run_dag_module("zendesk_sensor", "zendesk_bad_args", args=args, env=env)
     assert result.task_states == {"wait": "failed"}
     assert "job_id must be a job id or a non-empty list of job ids" in result.logs["wait"]
     assert sandbox.state.count(path_prefix="/api/v2/") == 0

@@ -11,6 +11,10 @@ from urllib.parse import quote
 import requests
 
 FINISHED = {"success", "failed"}
+#: Task instance states past a deferral: a task waited for to defer that reaches one never will.
+ENDED = {"success", "failed", "upstream_failed", "skipped", "removed"}
+#: Seconds between two reads of a run or task instance while waiting for it.
+POLL = 0.5
 
 
 class AirflowApi:
@@ -41,7 +45,7 @@ class AirflowApi:
             known = {dag["dag_id"] for dag in self.get("dags", limit=1000)["dags"]}
             missing -= known
             if missing:
-                time.sleep(1)
+                time.sleep(POLL)
         if missing:
             errors = self.get("importErrors")
             raise AssertionError(
@@ -76,7 +80,7 @@ class AirflowApi:
                 raise AssertionError(
                     f"run {run_id} still {run['state']} after {timeout:g} s:\n{self.describe(dag_id, run_id)}"
                 )
-            time.sleep(1)
+            time.sleep(POLL)
 
     def expect_success(self, dag_id: str, run_id: str, timeout: float = 240.0) -> dict[str, Any]:
         """Wait for the run and assert it succeeded (with every task's state and failed logs if not)."""
@@ -114,7 +118,23 @@ class AirflowApi:
                 raise AssertionError(
                     f"{task_id}: condition not met after {timeout:g} s: {ti}\n{self.describe(dag_id, run_id)}"
                 )
-            time.sleep(0.5)
+            time.sleep(POLL)
+
+    def wait_for_deferral(
+        self, dag_id: str, run_id: str, task_id: str, timeout: float = 120.0, *, after_try: int = 0
+    ) -> dict[str, Any]:
+        """Wait until the task (in a try after ``after_try``) is deferred; fail at once if it ended
+        instead. Return the task instance."""
+
+        def deferred(ti: dict[str, Any]) -> bool:
+            if ti["try_number"] <= after_try:
+                return False
+            if ti["state"] in ENDED:
+                described = self.describe(dag_id, run_id)
+                raise AssertionError(f"{task_id} ended {ti['state']} instead of deferring:\n{described}")
+            return bool(ti["state"] == "deferred")
+
+        return self.wait_for_task(dag_id, run_id, task_id, deferred, timeout)
 
     def xcom(self, dag_id: str, run_id: str, task_id: str, key: str = "return_value") -> Any:
         """An XCom value of a task (JSON)."""

@@ -49,14 +49,20 @@ def clear(api: AirflowApi, run_id: str, *task_ids: str) -> None:
 
 def test_a_cleared_task_runs_again_and_reattach_on_clear_carries_on(deployment: Deployment) -> None:
     api, state = deployment.api, deployment.sandbox.state
-    state.zendesk.job_seconds = 2.0
     before = len(state.zendesk.submits)
-    run_id = api.trigger(DAG_ID)
+    run_id = api.trigger(DAG_ID)  # its jobs stay queued until end_jobs() (conftest.py, JOB_SECONDS)
+    for task_id in ("run_again", "carry_on"):
+        deployment.wait_for_deferral(DAG_ID, run_id, task_id)
+    deployment.end_jobs()
     api.expect_success(DAG_ID, run_id)
     first = jobs_by_task(state, before)  # run_again sends 3 tickets, carry_on 2
     assert {size: len(ids) for size, ids in first.items()} == {3: 1, 2: 1}
 
+    cleared_try = api.task_instance(DAG_ID, run_id, "run_again")["try_number"]
     clear(api, run_id, "run_again", "carry_on")
+    # carry_on finds its job ended and concludes at once; run_again waits for the job it sends anew.
+    deployment.wait_for_deferral(DAG_ID, run_id, "run_again", after_try=cleared_try)
+    deployment.end_jobs()
     api.expect_success(DAG_ID, run_id)
     second = jobs_by_task(state, before)
     assert len(second[3]) == 2, "the cleared task must submit again"
@@ -72,12 +78,13 @@ def test_a_cleared_task_runs_again_and_reattach_on_clear_carries_on(deployment: 
 
 def test_clearing_a_deferred_task_submits_anew(deployment: Deployment) -> None:
     api, state = deployment.api, deployment.sandbox.state
-    state.zendesk.job_seconds = 8.0
     before = len(state.zendesk.submits)
-    run_id = api.trigger(DAG_ID)
-    api.wait_for_task(DAG_ID, run_id, "run_again", lambda ti: ti["state"] == "deferred")
+    run_id = api.trigger(DAG_ID)  # its jobs stay queued until end_jobs() (conftest.py, JOB_SECONDS)
+    deferred = deployment.wait_for_deferral(DAG_ID, run_id, "run_again")
+    deployment.wait_for_deferral(DAG_ID, run_id, "carry_on")
     clear(api, run_id, "run_again")
-    state.zendesk.job_seconds = 1.0
+    deployment.wait_for_deferral(DAG_ID, run_id, "run_again", after_try=deferred["try_number"])
+    deployment.end_jobs()  # the new try's job and carry_on's (and the cleared try's, which nobody awaits)
     api.expect_success(DAG_ID, run_id)
     sent = jobs_by_task(state, before)
     assert len(sent[3]) == 2, f"the clear of a deferred task must submit again: {sent}"

@@ -1,74 +1,18 @@
 """Every example DAG, triggered through the REST API of a real Airflow, succeeds and waits in the triggerer.
 
-The four runs go at once (as a user would trigger them); each test then checks one of them: the run
-succeeded, its waiting tasks deferred (the triggerer did the waiting, not a worker: see
-``assert_deferred``), and their XCom results, read back through the API, are what the sandbox did.
+The four runs go at once (as a user would trigger them: ``example_runs`` in conftest.py); each test then
+checks one of them: the run succeeded, its waiting tasks deferred (the triggerer did the waiting, not a
+worker: see ``assert_deferred``), and their XCom results, read back through the API, are what the
+sandbox did.
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from .api import AirflowApi, assert_deferred
-from .conftest import FAILING_TICKET, Deployment
-
-
-@dataclass
-class ExampleRuns:
-    """The run id of each example DAG (all finished), and what the tests need to check them."""
-
-    run_ids: dict[str, str]
-    zendesk_jobs: list[str]
-    submits: dict[str, list[Any]]
-    reports: Path
-
-    def run_id(self, api: AirflowApi, dag_id: str) -> str:
-        """The run of ``dag_id``, asserted successful."""
-        api.expect_success(dag_id, self.run_ids[dag_id], timeout=0)
-        return self.run_ids[dag_id]
-
-
-@pytest.fixture(scope="module")
-def example_runs(deployment: Deployment) -> ExampleRuns:
-    """Trigger every example DAG with the conf it needs, as ``make demo`` does, and wait for all of them."""
-    api, state = deployment.api, deployment.sandbox.state
-    # The sensor's jobs outlast the start of its task (several seconds on a busy machine), so it defers.
-    zendesk_jobs = [
-        state.zendesk.create_job(total=200, duration=40, job_type="bulk_update_tickets"),
-        state.zendesk.create_job(
-            total=150, duration=36, failed_indexes=[3, 42], job_type="bulk_update_tickets"
-        ),
-        state.zendesk.create_job(total=20, duration=32, job_type="bulk_create_users"),
-    ]
-    before = {
-        "zendesk": len(state.zendesk.submits),
-        "wistia": len(state.wistia.submits),
-        "tradedesk": len(state.tradedesk.submits),
-    }
-    reports = deployment.tmp / "reports"
-    run_ids = {
-        "zendesk_wait_for_job": api.trigger("zendesk_wait_for_job", {"job_ids": zendesk_jobs}),
-        "zendesk_bulk_update": api.trigger("zendesk_bulk_update", {"first_ticket_id": 1001, "count": 250}),
-        "wistia_tag_and_trim": api.trigger("wistia_tag_and_trim", {"count": 250, "trim_media": "intro0001"}),
-        "tradedesk_graphql_report": api.trigger(
-            "tradedesk_graphql_report", {"output_base": f"file://{reports}"}
-        ),
-    }
-    deadline = time.monotonic() + 240
-    for dag_id, run_id in run_ids.items():
-        api.wait_for_run(dag_id, run_id, timeout=max(deadline - time.monotonic(), 1))
-    submits: dict[str, list[Any]] = {
-        "zendesk": state.zendesk.submits[before["zendesk"] :],
-        "wistia": state.wistia.submits[before["wistia"] :],
-        "tradedesk": state.tradedesk.submits[before["tradedesk"] :],
-    }
-    return ExampleRuns(run_ids, zendesk_jobs, submits, reports)
+from .api import assert_deferred
+from .conftest import FAILING_TICKET, Deployment, ExampleRuns
 
 
 def test_zendesk_wait_for_job(deployment: Deployment, example_runs: ExampleRuns) -> None:

@@ -31,7 +31,7 @@ def status_reads(state: SandboxState, job_ids: list[str]) -> int:
 
 def test_worker_killed_after_submit(deployment: Deployment) -> None:
     api, airflow, state = deployment.api, deployment.airflow, deployment.sandbox.state
-    state.zendesk.job_seconds = 5.0
+    state.zendesk.job_seconds = 2.0  # they end by themselves, while the retry polls or before
     submitted_before = len(state.zendesk.submits)
     # Hold the first status read after the submits (the worker polls: tests/e2e/dags/e2e_worker_kill.py)
     # for 20 s, ample time to kill the worker; the held request ends during the next test.
@@ -69,27 +69,30 @@ def test_worker_killed_after_submit(deployment: Deployment) -> None:
 
 def test_triggerer_killed_mid_wait(deployment: Deployment) -> None:
     api, airflow, state = deployment.api, deployment.airflow, deployment.sandbox.state
-    zendesk = state.zendesk
-    zendesk.job_seconds = 30.0  # long enough to kill and restart the triggerer while the jobs run
+    zendesk = state.zendesk  # its jobs stay queued until end_jobs() (conftest.py, JOB_SECONDS)
     submitted_before = len(zendesk.submits)
     dag_id, task_id = "zendesk_bulk_update", "update_tickets"
     run_id = api.trigger(dag_id, {"first_ticket_id": 5001, "count": 250})
 
     # Wait until the triggerer runs the trigger (assigned to a triggerer job) and has read the jobs once.
-    api.wait_for_task(
+    ti = api.wait_for_task(
         dag_id, run_id, task_id, lambda ti: bool(ti["state"] == "deferred" and ti["triggerer_job"])
     )
+    first_triggerer = ti["triggerer_job"]["id"]
     job_ids = [submit.job_id for submit in zendesk.submits[submitted_before:]]
-    deferred_reads = status_reads(state, job_ids)
-    deadline = time.monotonic() + 30
-    while status_reads(state, job_ids) == deferred_reads:
-        assert time.monotonic() < deadline, "the triggerer never read the jobs' status"
-        time.sleep(0.2)
+    wait_for_status_read(state, job_ids, "the triggerer never read the jobs' status")
 
     airflow.stop_component("triggerer", sig=signal.SIGKILL)  # the whole process group: no clean shutdown
     assert api.task_instance(dag_id, run_id, task_id)["state"] == "deferred"
-    time.sleep(2)
     airflow.start_component("triggerer")
+
+    # The new triggerer takes the trigger over once the killed one's heartbeat is too old
+    # ([triggerer] triggerer_health_check_threshold), and reads the jobs, still running, again.
+    wait_for_status_read(state, job_ids, "no triggerer read the jobs' status after the restart", timeout=90)
+    ti = api.task_instance(dag_id, run_id, task_id)
+    assert ti["state"] == "deferred"
+    assert ti["triggerer_job"]["id"] != first_triggerer, ti["triggerer_job"]
+    deployment.end_jobs()
 
     api.expect_success(dag_id, run_id, timeout=180)
     ti = api.task_instance(dag_id, run_id, task_id)
@@ -102,3 +105,12 @@ def test_triggerer_killed_mid_wait(deployment: Deployment) -> None:
     assert [submit.count for submit in submits] == [100, 100, 50]
     assert {row["job_id"] for row in results} == {submit.job_id for submit in submits}
     assert all(row["success"] for row in results)
+
+
+def wait_for_status_read(state: SandboxState, job_ids: list[str], failure: str, timeout: float = 30) -> None:
+    """Wait until the sandbox answers one more status read of ``job_ids`` than it had so far."""
+    seen = status_reads(state, job_ids)
+    deadline = time.monotonic() + timeout
+    while status_reads(state, job_ids) == seen:
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.2)

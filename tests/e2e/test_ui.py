@@ -27,7 +27,7 @@ import pytest
 from airflow_jobstatus.provider_info import get_provider_info
 
 from .api import assert_deferred
-from .conftest import Deployment
+from .conftest import Deployment, ExampleRuns
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "docs" / "screenshots"
@@ -56,7 +56,7 @@ STANDARD_LABELS = {
     "port": "Port",
     "schema": "Schema",
 }
-#: A finished deferred task whose log has progress lines: test_examples.py ran it (else this module does).
+#: A finished deferred task whose log has progress lines: one of the example runs (conftest.py).
 LOG_DAG, LOG_TASK = "zendesk_bulk_update", "update_tickets"
 COMPLETED = re.compile(r"job [0-9a-f]+: (\d+)/\1 \(100%\) \[completed\]")
 ENDED = re.compile(r"\b\d+ jobs? ended: ")
@@ -222,18 +222,6 @@ def test_connection_form(browser: Browser, vendor: str, form: dict[str, Any], tm
         dialog.screenshot(str(SCREENSHOTS / f"connection-form-{vendor}-extra.png"))
 
 
-def _finished_deferred_run(deployment: Deployment) -> str:
-    """The first successful run of ``LOG_DAG`` (test_examples.py's; test_restarts.py makes others), else a
-    new small one (this module run alone)."""
-    api = deployment.api
-    runs = api.get(f"dags/{LOG_DAG}/dagRuns", state="success", order_by="start_date", limit=1)["dag_runs"]
-    if runs:
-        return str(runs[0]["dag_run_id"])
-    run_id = api.trigger(LOG_DAG, {"first_ticket_id": 5001, "count": 30})
-    api.expect_success(LOG_DAG, run_id, timeout=180)
-    return run_id
-
-
 def _log_text(driver: WebDriver) -> str:
     """The text of the rendered log lines, after scrolling the (virtualized) log to its end."""
     return str(
@@ -248,9 +236,11 @@ def _log_text(driver: WebDriver) -> str:
     )
 
 
-def test_task_log_shows_progress(browser: Browser, deployment: Deployment, tmp_path: Path) -> None:
+def test_task_log_shows_progress(
+    browser: Browser, deployment: Deployment, example_runs: ExampleRuns, tmp_path: Path
+) -> None:
     """A finished deferred task's page shows its log with the triggerer's progress lines and the outcome."""
-    run_id = _finished_deferred_run(deployment)
+    run_id = example_runs.run_id(deployment.api, LOG_DAG)
     assert_deferred(deployment.api, LOG_DAG, run_id, LOG_TASK)
     url = f"{browser.url}/dags/{LOG_DAG}/runs/{quote(run_id, safe='')}/tasks/{LOG_TASK}"
     with browser.evidence_on_failure(tmp_path, "task-log-failure"):

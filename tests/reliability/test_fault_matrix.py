@@ -5,6 +5,7 @@ Each case asserts the task's end state, its message and the sandbox's request co
 
 from __future__ import annotations
 
+import ast
 import json
 import threading
 import time
@@ -12,46 +13,37 @@ from email.utils import formatdate, parsedate_to_datetime
 from typing import Any
 
 import pytest
-from airflow_harness import DagRunResult, run_dag
+from airflow_harness import DagRunResult, run_dag_module
 from conftest import CANARY_TOKEN
 from vendors import ALL_VENDORS, Vendor
 
 from airflow_jobstatus.sandbox import SandboxServer
 
-SENSOR_DAG = """
-from datetime import datetime
-
-from airflow.sdk import DAG
-
-from {module} import {name}
-
-with DAG(dag_id="fault_matrix", schedule=None, start_date=datetime(2026, 1, 1), catchup=False):
-    {name}(
-        task_id="wait",
-        job_id={job_id!r},
-        {sensor_kwargs}poll_interval=0.3,
-        timeout={timeout},
-        deferrable={deferrable},
-    )
-"""
-
 VENDOR_PARAMS = [pytest.param(vendor, id=vendor.name) for vendor in ALL_VENDORS]
 MODES = [pytest.param(True, id="deferrable"), pytest.param(False, id="worker")]
+
+
+def sensor_kwargs(vendor: Vendor) -> dict[str, Any]:
+    """The sensor's arguments besides job_id (the driver writes them as DAG source: ``job_kind="standard", ``)
+    as keyword arguments."""
+    call = ast.parse(f"sensor({vendor.sensor_kwargs})", mode="eval").body
+    assert isinstance(call, ast.Call)
+    return {str(keyword.arg): ast.literal_eval(keyword.value) for keyword in call.keywords}
 
 
 def wait_for(
     sandbox: SandboxServer, vendor: Vendor, job_id: str, *, deferrable: bool, timeout: float = 60
 ) -> DagRunResult:
-    module, _, name = vendor.sensor.rpartition(".")
-    source = SENSOR_DAG.format(
-        module=module,
-        name=name,
-        job_id=job_id,
-        sensor_kwargs=vendor.sensor_kwargs,
-        timeout=timeout,
-        deferrable=deferrable,
-    )
-    result = run_dag(source, "fault_matrix", env=vendor.env(sandbox))
+    """Run the vendor's sensor in ``sensor_dag`` of tests/dags/sensor_task.py (task ``wait``)."""
+    args = {
+        "dag_id": "fault_matrix",
+        "sensor": vendor.sensor,
+        "job_id": job_id,
+        "deferrable": deferrable,
+        "timeout": timeout,
+        "kwargs": sensor_kwargs(vendor),
+    }
+    result = run_dag_module("sensor_task", "fault_matrix", args=args, env=vendor.env(sandbox))
     assert CANARY_TOKEN not in result.output
     assert CANARY_TOKEN not in json.dumps(result.xcom("wait"))
     return result

@@ -1,7 +1,12 @@
 """The fault matrix for the operators: each vendor's submit-and-wait operator, in the triggerer (deferrable)
 and in the worker, with faults injected over real HTTP by the sandbox on its status reads and on its
 submit. Each case asserts the task's end state, its message, its return value and the sandbox's request
-counts (above all: how many submits reached the vendor, and how many jobs it created).
+counts (above all: how many submits reached the vendor, and how many jobs it created). The DAG is
+``operator_dag`` of tests/dags/operator_task.py, given the operator's import path and arguments.
+
+The cases that need nothing of a vendor but its operator (a burst of failed reads, a refused submit, a
+token revoked or a job gone during the wait) also run the made-up fourth vendor, Acme
+(tests/fourth_vendor/).
 
 Faults on status reads are queued up front behind a pass-through fault (``status=None``) that lets the
 first reads through, so they strike while the operator waits, at a known read, without timers.
@@ -16,36 +21,15 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 import pytest
-from airflow_harness import DagRunResult, run_dag
+from airflow_harness import DagRunResult, run_dag_module
 from conftest import CANARY_TOKEN
-from vendors import VENDORS, Vendor
+from vendors import ALL_VENDORS, Vendor, vendor
 
-from airflow_jobstatus.hooks.tradedesk import TradeDeskHook
-from airflow_jobstatus.hooks.wistia import WistiaHook
-from airflow_jobstatus.hooks.zendesk import ZendeskJobHook
 from airflow_jobstatus.sandbox import SandboxServer
 from airflow_jobstatus.sandbox.state import RequestRecord
 from airflow_jobstatus.sandbox.tradedesk_jobs import PARTIAL_ERROR, result_text
 
-OPERATOR_DAG = """
-from datetime import datetime, timedelta
-
-from airflow.sdk import DAG
-
-from {module} import {name}
-
-with DAG(
-    dag_id="operator_faults",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    default_args={{"retries": {retries}, "retry_delay": timedelta(0)}},
-):
-    {name}(task_id="op", poll_interval=0.3, timeout={timeout}, deferrable={deferrable},{kwargs})
-"""
-
-ZENDESK, WISTIA, TRADEDESK = VENDORS
-HOOKS = {"zendesk": ZendeskJobHook, "wistia": WistiaHook, "tradedesk": TradeDeskHook}
+ZENDESK, WISTIA, TRADEDESK, ACME = (vendor(name) for name in ("zendesk", "wistia", "tradedesk", "acme"))
 DEFERRED = "Pausing task as DEFERRED"
 
 
@@ -126,7 +110,16 @@ TRADEDESK_CREATE = Op(
     TRADEDESK_REPORT.status_path,
     "tradedesk-create",
 )
-OPS = [ZENDESK_UPDATE, WISTIA_TAG, TRADEDESK_REPORT]
+ACME_UPSERT = Op(
+    ACME,
+    "fourth_vendor.operators.AcmeBulkOperator",
+    {"items": [{"key": "sku-1"}, {"key": "sku-2"}, {"key": "sku-3"}]},
+    "POST",
+    "/acme/v1/bulk_jobs",
+    "/acme/v1/bulk_jobs/",
+    "acme",
+)
+OPS = [ZENDESK_UPDATE, WISTIA_TAG, TRADEDESK_REPORT, ACME_UPSERT]
 OP_PARAMS = [pytest.param(op, id=op.label) for op in OPS]
 MODES = [pytest.param(True, id="deferrable"), pytest.param(False, id="worker")]
 
@@ -136,16 +129,15 @@ def run_op(
     sandbox: SandboxServer, op: Op, *, deferrable: bool, retries: int = 0, timeout: float = 60
 ) -> DagRunResult:
     """Run ``op`` in a one-task DAG (task ``op``) against the sandbox; check that the canary never shows."""
-    module, _, name = op.operator.rpartition(".")
-    source = OPERATOR_DAG.format(
-        module=module,
-        name=name,
-        retries=retries,
-        timeout=timeout,
-        deferrable=deferrable,
-        kwargs="".join(f"\n        {key}={value!r}," for key, value in op.kwargs.items()),
-    )
-    result = run_dag(source, "operator_faults", env=op.vendor.env(sandbox))
+    args = {
+        "dag_id": "operator_faults",
+        "operator": op.operator,
+        "kwargs": op.kwargs,
+        "retries": retries,
+        "timeout": timeout,
+        "deferrable": deferrable,
+    }
+    result = run_dag_module("operator_task", "operator_faults", args=args, env=op.vendor.env(sandbox))
     assert CANARY_TOKEN not in result.output
     assert CANARY_TOKEN not in json.dumps(list(result.xcoms.values()), default=str)
     assert sandbox.state.tradedesk.auth_leaks == []
@@ -162,15 +154,16 @@ def submits(sandbox: SandboxServer, op: Op) -> list[RequestRecord]:
         ]
 
 
-def created_jobs(sandbox: SandboxServer, vendor: Vendor) -> list[str]:
+def created_jobs(sandbox: SandboxServer, of: Vendor) -> list[str]:
     """The ids of the jobs the vendor created (accepted submits), in order."""
-    stores = {
-        "zendesk": sandbox.state.zendesk,
-        "wistia": sandbox.state.wistia,
-        "tradedesk": sandbox.state.tradedesk,
-    }
     with sandbox.state.lock:
-        return [str(submit.job_id) for submit in stores[vendor.name].submits]
+        return [str(submit.job_id) for submit in of.store(sandbox).submits]
+
+
+def slow_jobs(sandbox: SandboxServer, seconds: float) -> None:
+    """Every vendor's new jobs take ``seconds``."""
+    for each in ALL_VENDORS:
+        each.store(sandbox).config.job_seconds = seconds
 
 
 def status_reads(sandbox: SandboxServer, op: Op) -> list[int]:
@@ -197,10 +190,13 @@ def assert_right_result(result: DagRunResult, sandbox: SandboxServer, op: Op) ->
     (job_id,) = created_jobs(sandbox, op.vendor)
     value = result.xcom("op")
     assert result.xcom("op", key="job_ids") == [job_id]
-    if op.vendor is ZENDESK:
+    if op.vendor.name == "zendesk":
         rows = [(r["index"], r["id"], r["success"], r["status"], r["job_id"]) for r in value]
         assert rows == [(i, item, True, "Updated", job_id) for i, item in enumerate(op.kwargs["items"])]
-    elif op.vendor is WISTIA:
+    elif op.vendor.name == "acme":
+        rows = [(r["index"], r["id"], r["success"], r["status"], r["job_id"]) for r in value]
+        assert rows == [(i, item["key"], True, "ok", job_id) for i, item in enumerate(op.kwargs["items"])]
+    elif op.vendor.name == "wistia":
         (row,) = value
         assert (row["job_id"], row["hashed_ids"], row["status"], row["success"], row["partial_errors"]) == (
             job_id,
@@ -210,6 +206,7 @@ def assert_right_result(result: DagRunResult, sandbox: SandboxServer, op: Op) ->
             [],
         )
     else:
+        assert op.vendor.name == "tradedesk"
         assert value == json.loads(result_text(sandbox.state.tradedesk.config.result_bytes))
         assert result.xcom("op", key="job_id") == job_id
 
@@ -255,6 +252,7 @@ REFUSALS = [
     pytest.param(ZENDESK_UPDATE, 429, True, id="zendesk-429-deferrable"),
     pytest.param(WISTIA_TAG, 503, False, id="wistia-503-worker"),
     pytest.param(TRADEDESK_REPORT, 429, True, id="tradedesk-429-deferrable"),
+    pytest.param(ACME_UPSERT, 429, False, id="acme-429-worker"),
 ]
 
 
@@ -262,7 +260,7 @@ REFUSALS = [
 def test_a_refused_submit_is_sent_again_after_retry_after(
     sandbox: SandboxServer, op: Op, status: int, deferrable: bool
 ) -> None:
-    assert status in HOOKS[op.vendor.name].refusal_statuses
+    assert status in op.vendor.hook.refusal_statuses
     retry_after = 2
     sandbox.state.add_fault(op.submit_path, method=op.submit_method, status=status, retry_after=retry_after)
     result = run_op(sandbox, op, deferrable=deferrable)
@@ -333,9 +331,7 @@ def test_a_lost_submit_answer_fails_the_try_and_is_resent_only_when_safe(
 def test_a_token_revoked_during_the_wait_fails_at_once(
     sandbox: SandboxServer, op: Op, deferrable: bool
 ) -> None:
-    sandbox.state.zendesk.job_seconds = 30.0
-    sandbox.state.wistia.config.job_seconds = 30.0
-    sandbox.state.tradedesk.config.job_seconds = 30.0
+    slow_jobs(sandbox, 30.0)
     let_reads_through(sandbox, op, 2)
     sandbox.state.add_fault(op.status_path, method="GET", status=401, count=None)
     started = time.monotonic()
@@ -356,14 +352,13 @@ GONE = [
     pytest.param(ZENDESK_UPDATE, True, id="zendesk-deferrable"),
     pytest.param(WISTIA_TAG, False, id="wistia-worker"),
     pytest.param(TRADEDESK_REPORT, True, id="tradedesk-deferrable"),
+    pytest.param(ACME_UPSERT, False, id="acme-worker"),
 ]
 
 
 @pytest.mark.parametrize(("op", "deferrable"), GONE)
 def test_a_job_gone_during_the_wait_fails_naming_it(sandbox: SandboxServer, op: Op, deferrable: bool) -> None:
-    sandbox.state.zendesk.job_seconds = 30.0
-    sandbox.state.wistia.config.job_seconds = 30.0
-    sandbox.state.tradedesk.config.job_seconds = 30.0
+    slow_jobs(sandbox, 30.0)
     let_reads_through(sandbox, op, 1)
     sandbox.state.add_fault(op.status_path, method="GET", status=404, count=None)
     result = run_op(sandbox, op, deferrable=deferrable, timeout=120)

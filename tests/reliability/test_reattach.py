@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 import pytest
-from airflow_harness import run_dag
+from airflow_harness import DagRunResult, run_dag_module
 from conftest import CANARY_TOKEN
 from vendors import ALL_VENDORS, Vendor
 from vendors import vendor as vendor_named
@@ -54,33 +54,18 @@ async def test_a_restarted_triggerer_resumes_the_same_wait(
     assert vendor.submits(sandbox) == 0  # waiting never submits
 
 
-OPERATOR_DAG = """
-from datetime import datetime, timedelta
-
-from airflow.sdk import DAG
-
-from {module} import {name}
-
-with DAG(
-    dag_id="reattach",
-    schedule=None,
-    start_date=datetime(2026, 1, 1),
-    catchup=False,
-    default_args={{"retries": 1, "retry_delay": timedelta(0)}},
-):
-    {name}(task_id="op", poll_interval=0.3, timeout=3,{kwargs})
-"""
+def run_op(vendor: Vendor, sandbox: SandboxServer, operator: str, kwargs: dict[str, Any]) -> DagRunResult:
+    """Run ``operator`` (an import path) in ``operator_dag`` of tests/dags/operator_task.py: task ``op``,
+    timeout 3 s, one retry."""
+    args = {"dag_id": "reattach", "operator": operator, "kwargs": kwargs, "retries": 1, "timeout": 3}
+    return run_dag_module("operator_task", "reattach", args=args, env=vendor.env(sandbox))
 
 
 @pytest.mark.parametrize("vendor", VENDOR_PARAMS)
 def test_a_retry_after_the_timeout_reattaches(sandbox: SandboxServer, vendor: Vendor) -> None:
     vendor.store(sandbox).config.job_seconds = 5.0
-    path, kwargs = vendor.driver.operator
-    module, _, name = path.rpartition(".")
-    rendered = "".join(f"\n        {key}={value!r}," for key, value in kwargs.items())
-    result = run_dag(
-        OPERATOR_DAG.format(module=module, name=name, kwargs=rendered), "reattach", env=vendor.env(sandbox)
-    )
+    operator, kwargs = vendor.driver.operator
+    result = run_op(vendor, sandbox, operator, kwargs)
     assert result.task_states == {"op": "success"}
     assert result.try_numbers["op"] == 2
     first, second = (result.ti_logs[("op", -1, n)] for n in (1, 2))
@@ -93,12 +78,12 @@ def test_a_retry_after_the_timeout_reattaches(sandbox: SandboxServer, vendor: Ve
 def test_a_lost_answer_to_a_trade_desk_create_is_never_resent(sandbox: SandboxServer) -> None:
     tradedesk = vendor_named("tradedesk")
     sandbox.state.add_fault("/tradedesk/standardjob/campaign/bulk", status=None, drop_response=True)
-    source = OPERATOR_DAG.format(
-        module="airflow_jobstatus.operators.tradedesk",
-        name="TradeDeskStandardJobOperator",
-        kwargs="\n        kind='campaign_create',\n        payload={'input': [{'name': 'Q4'}]},",
+    result = run_op(
+        tradedesk,
+        sandbox,
+        "airflow_jobstatus.operators.tradedesk.TradeDeskStandardJobOperator",
+        {"kind": "campaign_create", "payload": {"input": [{"name": "Q4"}]}},
     )
-    result = run_dag(source, "reattach", env=tradedesk.env(sandbox))
     assert result.task_states == {"op": "failed"}
     assert tradedesk.submits(sandbox) == 1  # the campaign exists once
     assert "the answer to the submit of item 0 was lost" in result.ti_logs[("op", -1, 1)]

@@ -1,5 +1,6 @@
 """Soak: 500 concurrent waits in one event loop, against all three vendors, with about 5 % of the sandbox's
-answers faulty for more than a minute. Every wait must end in its right state: none lost, none doubled."""
+answers faulty for more than a minute. Every wait must end in its right state: none lost, none doubled.
+And waits outlive an outage that outlasts every retry of their reads (sized from ``RetryPolicy``)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import pytest
 from conftest import CANARY_TOKEN, tradedesk_connection, wistia_connection, zendesk_connection
 
+from airflow_jobstatus.http.transport import RetryPolicy
 from airflow_jobstatus.sandbox import (
     SandboxServer,
     SandboxState,
@@ -151,20 +153,39 @@ def test_500_waits_outlive_a_minute_of_faulty_answers(
     assert faulty / reads >= 0.03  # the noise really was there
 
 
+#: How many requests one status read makes, and the longest it keeps retrying them (every backoff at its
+#: ceiling): a read during an outage longer than that gives up, and the wait must go on to the next one.
+RETRY = RetryPolicy()
+READ_RETRY_SECONDS = sum(
+    min(RETRY.backoff_max, RETRY.backoff_base * 2 ** (attempt - 1)) for attempt in range(1, RETRY.attempts)
+)
+POLL_INTERVAL = 2.0
+#: Three times a whole read (its retries, then the wait's poll interval): every read of the outage fails.
+OUTAGE_SECONDS = 3 * (READ_RETRY_SECONDS + POLL_INTERVAL)
+STATUS_PATHS = {
+    "zendesk": "/api/v2/job_statuses/",
+    "wistia": "/wistia/background_job_status/",
+    "tradedesk": "/tradedesk/standardjob/",
+}
+
+
 @pytest.mark.soak
-def test_waits_outlive_a_two_minute_outage(soak_sandbox: SandboxServer) -> None:
-    outage = 120.0
+def test_waits_outlive_an_outage_longer_than_their_reads_retry(soak_sandbox: SandboxServer) -> None:
+    """Every status read answers 503 for three times what one read retries: whole reads give up, and the
+    waits go on reading until the vendor answers again, then end with their jobs."""
+    outage = OUTAGE_SECONDS
     jobs = {vendor: create(soak_sandbox, vendor, outage + 5, failing=False) for vendor in WAITS}
+    deadline = time.time() + outage + 120
     waits = [
         Wait(
             vendor,
             job_id,
             ("ended", "succeeded"),
-            JobTrigger(HOOKS[vendor], f"{vendor}_default", [job_id], 2.0, time.time() + 400),
+            JobTrigger(HOOKS[vendor], f"{vendor}_default", [job_id], POLL_INTERVAL, deadline),
         )
         for vendor, job_id in jobs.items()
     ]
-    for prefix in ("/api/v2/job_statuses/", "/wistia/background_job_status/", "/tradedesk/standardjob/"):
+    for prefix in STATUS_PATHS.values():
         soak_sandbox.state.add_fault(prefix, method="GET", status=503, count=None)
 
     async def outage_then_recovery() -> list[tuple[Wait, list[WaitEvent]]]:
@@ -181,5 +202,11 @@ def test_waits_outlive_a_two_minute_outage(soak_sandbox: SandboxServer) -> None:
     for wait, events in results:
         assert [(event.outcome, event.jobs[0].state) for event in events] == [wait.expected], wait.vendor
     with soak_sandbox.state.lock:
-        refused = sum(1 for r in soak_sandbox.state.requests if r.status == 503)
-    assert refused >= 3 * 10  # every wait kept trying through the outage
+        refused = Counter(
+            vendor
+            for record in soak_sandbox.state.requests
+            for vendor, prefix in STATUS_PATHS.items()
+            if record.status == 503 and record.path.startswith(prefix)
+        )
+    # Each wait kept reading through the outage: at least two whole reads (every try refused) each.
+    assert all(refused[vendor] >= 2 * RETRY.attempts for vendor in WAITS), refused
