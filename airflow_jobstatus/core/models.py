@@ -30,6 +30,10 @@ class JobState(str, Enum):
         return self not in (JobState.QUEUED, JobState.RUNNING)
 
 
+#: The values of the terminal states, in JobState's order (what a trigger's ``end_early_on`` may name).
+TERMINAL_STATE_VALUES = tuple(state.value for state in JobState if state.is_terminal)
+
+
 class ItemResult(BaseModel):
     """The outcome of one item of a bulk job (one ticket, one user, one media...)."""
 

@@ -41,10 +41,7 @@ class PerLoop(Generic[K, V]):
 
     def get(self, key: K, make: Callable[[], V]) -> V:
         """The running loop's value for ``key``, made by ``make`` on first use and kept with the loop."""
-        entries = self._by_loop.setdefault(asyncio.get_running_loop(), {})
-        entry = entries.get(key)
-        if entry is None:
-            entry = entries[key] = _Entry(make())
+        _, entry = self._entry(key, make)
         return entry.value
 
     @asynccontextmanager
@@ -53,10 +50,7 @@ class PerLoop(Generic[K, V]):
     ) -> AsyncIterator[V]:
         """The running loop's value for ``key`` while the block runs: made by ``make`` for the first lease,
         closed by ``close`` (and forgotten) when the last lease ends."""
-        entries = self._by_loop.setdefault(asyncio.get_running_loop(), {})
-        entry = entries.get(key)
-        if entry is None:
-            entry = entries[key] = _Entry(make())
+        entries, entry = self._entry(key, make)
         entry.leases += 1
         try:
             yield entry.value
@@ -66,6 +60,14 @@ class PerLoop(Generic[K, V]):
                 if entries.get(key) is entry:
                     del entries[key]
                 await close(entry.value)
+
+    def _entry(self, key: K, make: Callable[[], V]) -> tuple[dict[K, _Entry[V]], _Entry[V]]:
+        """The running loop's entries and the one for ``key`` (made by ``make`` if missing)."""
+        entries = self._by_loop.setdefault(asyncio.get_running_loop(), {})
+        entry = entries.get(key)
+        if entry is None:
+            entry = entries[key] = _Entry(make())
+        return entries, entry
 
     def values(self) -> Iterator[V]:
         """Every value held now, in every loop (for stats, tests and benchmarks)."""

@@ -89,7 +89,7 @@ class SingleJobOperator(JobEngineOperator[HookT]):
         (record,) = ledger.answering()
         job = jobs[record.id]
         verdict = self.judge_job(job)
-        summary = {"job_id": job.id, "status": job.vendor_status, "errors": job.errors}
+        summary = job_summary(job)
         if not verdict.ok:
             return summary, verdict
         result = self.deliver(context, job, verdict)
@@ -102,3 +102,8 @@ class SingleJobOperator(JobEngineOperator[HookT]):
         except NoJobCreated as answered:
             self.log.info("%s", answered)
             return self.deliver_answer(context, answered.payload)
+
+
+def job_summary(job: Job) -> dict[str, Any]:
+    """What a single-job task returns when its job cannot deliver: ``{"job_id", "status", "errors"}``."""
+    return {"job_id": job.id, "status": job.vendor_status, "errors": job.errors}

@@ -48,7 +48,7 @@ from airflow_jobstatus.hooks.tradedesk_submits import (
     check_payload,
     check_query,
 )
-from airflow_jobstatus.operators.single_job import SingleJobOperator
+from airflow_jobstatus.operators.single_job import SingleJobOperator, job_summary
 
 if TYPE_CHECKING:
     from airflow.sdk import Context
@@ -176,8 +176,7 @@ class TradeDeskJobOperator(SingleJobOperator[TradeDeskHook]):
                 fresh, self.destination(context, fresh.id), inline_limit=self.inline_limit
             )
         except (ResultTooLarge, ResultNotText) as error:
-            summary = {"job_id": job.id, "status": job.vendor_status, "errors": job.errors}
-            context["ti"].xcom_push(key="return_value", value=summary)
+            context["ti"].xcom_push(key="return_value", value=job_summary(job))
             raise AirflowFailException(self._not_inline(fresh, error)) from None
 
     def destination(self, context: Context, name: str) -> str | None:

@@ -22,7 +22,7 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_jobstatus.compat import AirflowException, AirflowFailException
 from airflow_jobstatus.core.checks import finite_number, positive_seconds, sane_delay, short_repr
-from airflow_jobstatus.core.models import Job, JobState
+from airflow_jobstatus.core.models import TERMINAL_STATE_VALUES, Job
 from airflow_jobstatus.core.outcomes import count_states, end_reason
 from airflow_jobstatus.core.progress import ProgressReporter
 from airflow_jobstatus.errors import ConfigurationError, JobStatusError, TransientVendorError
@@ -291,11 +291,10 @@ def check_end_early_on(states: Sequence[str] | None) -> list[str]:
         return []
     if isinstance(states, str):  # one state given bare would be read letter by letter
         states = [states]
-    terminal = [state.value for state in JobState if state.is_terminal]
-    wrong = [state for state in states if state not in terminal]
+    wrong = [state for state in states if state not in TERMINAL_STATE_VALUES]
     if wrong:
         named = ", ".join(map(repr, wrong))
-        choices = ", ".join(terminal)
+        choices = ", ".join(TERMINAL_STATE_VALUES)
         raise ConfigurationError(f"end_early_on takes terminal job states ({choices}), not {named}")
     return list(dict.fromkeys(states))
 

@@ -8,18 +8,13 @@ they are.
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime, timedelta
 from typing import Any
 
 from airflow.sdk import DAG
 from airflow_harness import dag_arguments
 
-
-def load_class(path: str) -> Any:
-    """The class at import path ``path`` (``package.module.Name``)."""
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
+from airflow_jobstatus.vendors.declaration import load
 
 
 def operator_dag(
@@ -42,7 +37,7 @@ def operator_dag(
         catchup=False,
         default_args={"retries": retries, "retry_delay": timedelta(0)},
     ) as dag:
-        load_class(operator)(task_id=task_id, poll_interval=0.3, timeout=timeout, **mode, **kwargs)
+        load(operator)(task_id=task_id, poll_interval=0.3, timeout=timeout, **mode, **kwargs)
     return dag
 
 

@@ -8,18 +8,13 @@ vendor's registered in tests); ``kwargs`` are its arguments besides ``job_id`` (
 
 from __future__ import annotations
 
-import importlib
 from datetime import datetime
 from typing import Any
 
 from airflow.sdk import DAG
 from airflow_harness import dag_arguments
 
-
-def load_class(path: str) -> Any:
-    """The class at import path ``path`` (``package.module.Name``)."""
-    module, _, name = path.rpartition(".")
-    return getattr(importlib.import_module(module), name)
+from airflow_jobstatus.vendors.declaration import load
 
 
 def sensor_dag(
@@ -33,7 +28,7 @@ def sensor_dag(
 ) -> DAG:
     """A DAG of one task, ``wait``, polling every 0.3 s."""
     with DAG(dag_id=dag_id, schedule=None, start_date=datetime(2026, 1, 1), catchup=False) as dag:
-        load_class(sensor)(
+        load(sensor)(
             task_id="wait",
             job_id=job_id,
             poll_interval=0.3,
