@@ -26,6 +26,7 @@ from fourth_vendor.declaration import DECLARATION as FOURTH_VENDOR  # noqa: E402
 from fourth_vendor.driver import DRIVER as FOURTH_VENDOR_DRIVER  # noqa: E402
 from vendor_drivers import add_driver  # noqa: E402
 
+from airflow_jobstatus.http.budget import forget_budgets  # noqa: E402
 from airflow_jobstatus.sandbox import SandboxServer, SandboxState  # noqa: E402
 from airflow_jobstatus.vendors import VendorDeclaration, get, load, register, registered  # noqa: E402
 
@@ -96,8 +97,10 @@ def sandbox_server() -> Iterator[SandboxServer]:
 @pytest.fixture
 def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxServer]:
     """The session's sandbox, reset to a clean state for this test; after the test, no request it
-    received may hold the canary token anywhere the sandbox logs it (path, query, recorded auth)."""
+    received may hold the canary token anywhere the sandbox logs it (path, query, recorded auth). The
+    process's rate budgets start afresh too: what the last test's account said does not slow this one."""
     sandbox_server.reset()
+    forget_budgets()
     yield sandbox_server
     with sandbox_server.state.lock:
         logged = repr(sandbox_server.state.requests)

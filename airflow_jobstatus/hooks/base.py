@@ -10,13 +10,14 @@ default the connection's, read again when the vendor rejects them (a rotated tok
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from airflow.sdk import BaseHook
 from pydantic import BaseModel, ValidationError
@@ -34,7 +35,7 @@ from airflow_jobstatus.errors import (
     refused_input,
 )
 from airflow_jobstatus.http.auth import Auth, ConnectionAuth, amask_target, guarded_target, mask_target
-from airflow_jobstatus.http.budget import requests_per_minute
+from airflow_jobstatus.http.budget import RateBudget, budget_for, requests_per_minute, reserve_percent
 from airflow_jobstatus.http.connection import ConnectionFields
 from airflow_jobstatus.http.exchange import Body
 from airflow_jobstatus.http.transport import ApiTarget, RetryPolicy, SyncTransport, error_reason
@@ -74,9 +75,12 @@ class JobHook(BaseHook, ABC):
     retention_note: ClassVar[str] = "the id is wrong, or the vendor no longer keeps its status"
     #: How many job ids one read request can carry (:meth:`read_requests` batches them by this many).
     read_batch_size: ClassVar[int] = 1
-    #: Status reads per minute the triggerer spends on one connection when its extra
+    #: Requests per minute one process (a triggerer, a worker) spends on one connection when its extra
     #: ``requests_per_minute`` is not set (see :mod:`airflow_jobstatus.http.budget`).
     default_requests_per_minute: ClassVar[float] = 300.0
+    #: True when the vendor's rate limit is per API host (Zendesk: one subdomain, one account), whoever
+    #: calls it; False when one host serves many accounts, told apart by their credentials.
+    rate_limit_per_host: ClassVar[bool] = False
     #: The shape of this vendor's job ids (checked before any request: :meth:`check_job_ids`).
     job_id_pattern: ClassVar[re.Pattern[str]] = DIGITS_JOB_ID
 
@@ -88,8 +92,11 @@ class JobHook(BaseHook, ABC):
         self.retry = retry
         self._sync: SyncTransport | None = None
         self._auth: Auth | None = None
-        #: The connection's rate budget for triggers, known once the connection is resolved (async).
+        #: The connection's rate (extra ``requests_per_minute``), known once the connection is resolved.
         self.requests_per_minute = self.default_requests_per_minute
+        #: The share of the account's limit left to its other integrations (extra
+        #: ``rate_limit_reserve_percent``), known once the connection is resolved.
+        self.reserve_percent = 20.0
 
     # --- what a vendor module defines -------------------------------------------------------
     @abstractmethod
@@ -176,10 +183,38 @@ class JobHook(BaseHook, ABC):
             if self._auth is None:
                 fields = self.connection_fields()
                 target = guarded_target(self.api_target, fields)
+                self._read_budget_extras(fields)
                 mask_target(target)
                 self._auth = self.make_auth(target, fields)
-            self._sync = SyncTransport(self._auth, self.retry)
+            self._sync = SyncTransport(self._auth, self.retry, self.rate_budget(self._auth.target))
         return self._sync
+
+    def rate_account(self, target: ApiTarget) -> str:
+        """A key naming the vendor account the connection calls, shared by every connection to it and never
+        holding a secret: the API host, and a digest of the credentials unless
+        :attr:`rate_limit_per_host`."""
+        parts = urlsplit(target.base_url)
+        host = f"{self.vendor}:{parts.scheme}://{parts.netloc.rpartition('@')[2]}".lower()
+        if self.rate_limit_per_host:
+            return host
+        digest = hashlib.sha256("\n".join(target.secrets).encode()).hexdigest()[:16]
+        return f"{host}:{digest}"
+
+    def rate_budget(self, target: ApiTarget) -> RateBudget:
+        """The process's budget for this connection's account (:mod:`airflow_jobstatus.http.budget`)."""
+        return budget_for(
+            self.conn_id,
+            self.requests_per_minute,
+            account=self.rate_account(target),
+            name=f"{self.vendor} (connection '{self.conn_id}')",
+            reserve_percent=self.reserve_percent,
+        )
+
+    def _read_budget_extras(self, fields: ConnectionFields) -> None:
+        self.requests_per_minute = requests_per_minute(
+            fields.extra, self.conn_id, self.default_requests_per_minute
+        )
+        self.reserve_percent = reserve_percent(fields.extra, self.conn_id)
 
     def make_auth(self, target: ApiTarget, fields: ConnectionFields) -> Auth:
         """How requests are authenticated: by default the credentials :meth:`api_target` builds from the
@@ -226,14 +261,13 @@ class JobHook(BaseHook, ABC):
 
     # --- async (triggers) ---------------------------------------------------------------------
     @asynccontextmanager
-    async def async_transport(self, *, budgeted: bool = False) -> AsyncIterator[AsyncTransport]:
+    async def async_transport(self, *, budgeted: bool = True) -> AsyncIterator[AsyncTransport]:
         """A non-blocking transport on the event loop's shared session, for as long as the block runs.
-        ``budgeted``: its requests spend the connection's rate budget in this event loop (triggers)."""
-        from airflow_jobstatus.http.budget import budget_for
+        Its requests spend the account's rate budget of the process (``budgeted=False``: they do not)."""
         from airflow_jobstatus.http.transport_async import AsyncTransport, shared_session
 
         auth = await self._async_auth()
-        budget = budget_for(self.conn_id, self.requests_per_minute) if budgeted else None
+        budget = self.rate_budget(auth.target) if budgeted else None
         async with shared_session() as session:
             yield AsyncTransport(auth, session, self.retry, budget)
 
@@ -269,9 +303,7 @@ class JobHook(BaseHook, ABC):
         if self._auth is None:
             fields = await self.aconnection_fields()
             target = guarded_target(self.api_target, fields)
-            self.requests_per_minute = requests_per_minute(
-                fields.extra, self.conn_id, self.default_requests_per_minute
-            )
+            self._read_budget_extras(fields)
             await amask_target(target)
             self._auth = self.make_auth(target, fields)
         return self._auth

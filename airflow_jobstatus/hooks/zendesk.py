@@ -195,6 +195,8 @@ class ZendeskJobHook(JobHook):
     )
     #: Half of the smallest plan's account limit (Team: 200 a minute), which every integration shares.
     default_requests_per_minute: ClassVar[float] = 100.0
+    #: A Zendesk limit is per account, and an account is one subdomain: every user and token shares it.
+    rate_limit_per_host: ClassVar[bool] = True
     read_batch_size: ClassVar[int] = SHOW_MANY_BATCH
     #: Zendesk job ids are hex strings (32 characters); letters, digits, ``_`` and ``-`` are accepted.
     job_id_pattern: ClassVar[re.Pattern[str]] = SAFE_JOB_ID

@@ -26,6 +26,7 @@ from urllib.parse import urljoin
 from airflow_jobstatus.core.checks import sane_delay
 from airflow_jobstatus.errors import ConfigurationError, JobStatusError, TransientVendorError
 from airflow_jobstatus.http.auth import Auth, StaticAuth
+from airflow_jobstatus.http.budget import DEFAULT_HOLD
 from airflow_jobstatus.http.exchange import (
     DEFAULT_HEADERS,
     HEADER_VALUE,
@@ -63,6 +64,8 @@ from airflow_jobstatus.http.transport_errors import (  # noqa: F401 (re-exported
 
 if TYPE_CHECKING:
     import requests
+
+    from airflow_jobstatus.http.budget import RateBudget
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -163,6 +166,16 @@ def json_body_of(value: Any, body: Body | None) -> Body | None:
     return None if value is None else Body.json(value)
 
 
+def hold_budget(budget: RateBudget | None, error: Exception, retry: RetryPolicy) -> None:
+    """The vendor asked us to slow down (a 429, or a Retry-After): every user of the account waits."""
+    if budget is None or not isinstance(error, TransientVendorError):
+        return
+    if error.retry_after is not None:
+        budget.hold(sane_delay(error.retry_after, fallback=DEFAULT_HOLD, ceiling=retry.retry_after_max))
+    elif error.status == 429:
+        budget.hold(DEFAULT_HOLD)
+
+
 def refreshed_notice(target: ApiTarget, status: int, method: str, url: str) -> None:
     """Log that a request is sent again with refreshed credentials (never the credentials)."""
     log.info(
@@ -180,11 +193,16 @@ class SyncTransport:
     """Blocking HTTP for workers, on one ``requests.Session`` per hook; ``target`` may be an
     :class:`~airflow_jobstatus.http.auth.Auth` that can refresh (a bare ApiTarget cannot)."""
 
-    def __init__(self, target: ApiTarget | Auth, retry: RetryPolicy | None = None) -> None:
+    def __init__(
+        self, target: ApiTarget | Auth, retry: RetryPolicy | None = None, budget: RateBudget | None = None
+    ) -> None:
         import requests  # here, not at module level: DAG files importing our operators never pay for it
 
         self.auth = as_auth(target)
         self.retry = retry or RetryPolicy()
+        #: The account's rate budget (:mod:`airflow_jobstatus.http.budget`), spent by every request to the
+        #: API host; None: unpaced.
+        self.budget = budget
         self._session = requests.Session()
 
     @property
@@ -259,6 +277,7 @@ class SyncTransport:
                     answer.close()
                     raise
             except Exception as error:
+                hold_budget(self.budget, error, self.retry)
                 time.sleep(wait_before_retry(self.retry, error, attempt, attempts))
         raise AssertionError("unreachable")
 
@@ -269,7 +288,7 @@ class SyncTransport:
         while True:
             used, target = self.auth.version, self.auth.target
             url = target.url(out.path_or_url)
-            answer = self._send(target, url, out)
+            answer = self._budgeted_send(target, url, out)
             if answer.status in AUTH_STATUSES and not refreshed and target.same_origin(url):
                 refreshed = True
                 if self.auth.renew(used):
@@ -277,6 +296,15 @@ class SyncTransport:
                     continue
             raise_for_status(target, out.method, answer.url, answer.status, answer.headers, answer.body)
             return target, answer
+
+    def _budgeted_send(self, target: ApiTarget, url: str, out: Outgoing) -> Answer:
+        """:meth:`_send`, after waiting for the account's budget when the URL is on the API host."""
+        if self.budget is None or not target.same_origin(url):
+            return self._send(target, url, out)
+        with self.budget.spend_blocking() as spend:
+            answer = self._send(target, url, out)
+            spend.saw(answer.status, answer.headers)
+            return answer
 
     def _send(self, target: ApiTarget, url: str, out: Outgoing) -> Answer:
         import requests

@@ -18,9 +18,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiohttp
 
-from airflow_jobstatus.core.checks import sane_delay
 from airflow_jobstatus.errors import PermanentVendorError, TransientVendorError
-from airflow_jobstatus.http.budget import DEFAULT_HOLD
 from airflow_jobstatus.http.exchange import AsyncAnswer, Body, Outgoing, StreamScrubber, request_headers
 from airflow_jobstatus.http.per_loop import PerLoop
 from airflow_jobstatus.http.transport import (
@@ -32,6 +30,7 @@ from airflow_jobstatus.http.transport import (
     as_auth,
     certificate_error,
     error_reason,
+    hold_budget,
     interpret_response,
     is_certificate_failure,
     json_body_of,
@@ -96,8 +95,9 @@ def _parser_thread() -> ThreadPoolExecutor:
 class AsyncTransport:
     """Non-blocking twin of :class:`~airflow_jobstatus.http.transport.SyncTransport` on a leased session.
 
-    With a ``budget``, every request (retries and a resend after a refresh included) first takes a token
-    from it, and a 429 holds the budget for its Retry-After, slowing every user of the budget. Every
+    With a ``budget``, every request to the API host (retries and a resend after a refresh included) first
+    waits for its turn (:mod:`airflow_jobstatus.http.budget`), its answer's rate-limit headers steer the
+    account's budget, and a 429 holds the account for its Retry-After, slowing every user of it. Every
     request through one transport shares its auth: a refresh serves them all.
     """
 
@@ -187,8 +187,7 @@ class AsyncTransport:
                     await answer.aclose()
                     raise
             except Exception as error:
-                if self.budget is not None and isinstance(error, TransientVendorError):
-                    self._hold_budget(self.budget, error)
+                hold_budget(self.budget, error, self.retry)
                 await asyncio.sleep(wait_before_retry(self.retry, error, attempt, attempts))
         raise AssertionError("unreachable")
 
@@ -199,7 +198,7 @@ class AsyncTransport:
         while True:
             used, target = self.auth.version, self.auth.target
             url = target.url(out.path_or_url)
-            answer = await self._send(target, url, out)
+            answer = await self._budgeted_send(target, url, out)
             if answer.status in AUTH_STATUSES and not refreshed and target.same_origin(url):
                 refreshed = True
                 if await self.auth.arenew(used):
@@ -216,20 +215,18 @@ class AsyncTransport:
             return work(body)
         return await asyncio.get_running_loop().run_in_executor(_parser_thread(), work, body)
 
-    def _hold_budget(self, budget: RateBudget, error: TransientVendorError) -> None:
-        """The vendor asked us to slow down (429, or a Retry-After): every user of the budget waits."""
-        if error.retry_after is not None:
-            budget.hold(
-                sane_delay(error.retry_after, fallback=DEFAULT_HOLD, ceiling=self.retry.retry_after_max)
-            )
-        elif error.status == 429:
-            budget.hold(DEFAULT_HOLD)
+    async def _budgeted_send(self, target: ApiTarget, url: str, out: Outgoing) -> AsyncAnswer:
+        """:meth:`_send`, after waiting for the account's budget when the URL is on the API host."""
+        if self.budget is None or not target.same_origin(url):
+            return await self._send(target, url, out)
+        async with self.budget.spend() as spend:
+            answer = await self._send(target, url, out)
+            spend.saw(answer.status, answer.headers)
+            return answer
 
     async def _send(self, target: ApiTarget, url: str, out: Outgoing) -> AsyncAnswer:
         where = f"{out.method} {without_query(url)}"
         headers = request_headers(self.auth.headers_for(url), target.headers, out.headers, out.body)
-        if self.budget is not None:
-            await self.budget.acquire()
         response: aiohttp.ClientResponse | None = None
         try:
             response = await self._session.request(

@@ -28,6 +28,15 @@ class SlidingWindow:
         """Return how many more events `limit` allows in the current window."""
         return max(0, limit - sum(1 for t in self._hits if t > now - self.period))
 
+    def frees_in(self, now: float) -> int:
+        """Whole seconds until the oldest counted event leaves the window, so one more is allowed
+        (0 when the window is empty): what a sliding window can truthfully say in ``ratelimit-reset``."""
+        while self._hits and self._hits[0] <= now - self.period:
+            self._hits.popleft()
+        if not self._hits:
+            return 0
+        return max(1, math.ceil(self._hits[0] + self.period - now))
+
 
 def header_value(value: str | float) -> str:
     """Render a header value such as Retry-After; whole numbers lose their `.0`."""

@@ -57,7 +57,7 @@ def _rate_headers(zendesk: ZendeskState, now: float) -> dict[str, str]:
         "X-Rate-Limit-Remaining": remaining,
         "ratelimit-limit": str(limit),
         "ratelimit-remaining": remaining,
-        "ratelimit-reset": "60",
+        "ratelimit-reset": str(zendesk.rate_window.frees_in(now)),
     }
 
 
