@@ -51,7 +51,21 @@ def get_provider_info() -> dict[str, Any]:
                         "type": "string",
                         "example": "s3://aws_default@my-bucket/jobstatus",
                         "default": "",
-                    }
+                    },
+                    "rate_limit_storage": {
+                        "description": (
+                            "A Redis every triggerer and worker reaches (e.g. the Celery broker's), where "
+                            "they count each vendor account's requests together, so that all of them send at "
+                            "most a connection's requests_per_minute (and the account's limit minus its "
+                            "reserve). Needs airflow-jobstatus[redis]. Empty: each process keeps its own "
+                            "budget. If the store fails, each process falls back to its own budget and says "
+                            "so once in its log."
+                        ),
+                        "version_added": "0.2.0",
+                        "type": "string",
+                        "example": "redis://redis:6379/1",
+                        "default": "",
+                    },
                 },
             }
         },

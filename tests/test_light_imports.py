@@ -156,4 +156,6 @@ def test_ui_connection_form_shows_labelled_fields() -> None:
     for meta in HookMetaService.hook_meta_data():
         if meta.connection_type.startswith("jobstatus_"):
             budget = meta.model_dump()["extra_fields"]["requests_per_minute"]
-            assert budget["schema"]["title"] == "Triggerer requests per minute", meta.connection_type
+            assert budget["schema"]["title"] == "Requests per minute", meta.connection_type
+            reserve = meta.model_dump()["extra_fields"]["rate_limit_reserve_percent"]
+            assert reserve["schema"]["title"] == "Rate limit reserve (%)", meta.connection_type

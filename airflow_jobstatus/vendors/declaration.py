@@ -29,12 +29,27 @@ RESERVED_NAMES = frozenset({"clock", "vendors", "host", "port", "state", "tls"})
 
 
 def budget_field(default: int, why: str) -> dict[str, Any]:
-    """The form field of the triggerer's rate budget (connection extra ``requests_per_minute``)."""
+    """The form field of the connection's rate budget (connection extra ``requests_per_minute``)."""
     return {
-        "label": "Triggerer requests per minute",
-        "description": f"Most status reads a minute, all waits on this connection. Empty: {default} ({why}).",
+        "label": "Requests per minute",
+        "description": (
+            f"Most requests a minute each triggerer or worker sends on this connection (all processes "
+            f"together with [jobstatus] rate_limit_storage). Empty: {default} ({why})."
+        ),
         "schema": {"type": ["integer", "null"], "minimum": 1},
     }
+
+
+#: The form field of the account's reserve (extra ``rate_limit_reserve_percent``), added to every vendor
+#: form that has a budget field.
+RESERVE_FIELD: dict[str, Any] = {
+    "label": "Rate limit reserve (%)",
+    "description": (
+        "Share of the account's rate limit left to its other integrations, where the vendor reports the "
+        "limit in its answers (Zendesk). Empty: 20."
+    ),
+    "schema": {"type": ["number", "null"], "minimum": 0, "maximum": 90},
+}
 
 
 def secret_field(label: str, description: str) -> dict[str, Any]:
@@ -192,5 +207,17 @@ class VendorDeclaration:
             "hook-class-name": self.hook_class,
             "hook-name": form.hook_name,
             "ui-field-behaviour": copy.deepcopy(dict(form.ui_field_behaviour)),
-            "conn-fields": copy.deepcopy(dict(form.conn_fields)),
+            "conn-fields": copy.deepcopy(_with_reserve(dict(form.conn_fields))),
         }
+
+
+def _with_reserve(fields: dict[str, Any]) -> dict[str, Any]:
+    """The form's fields, with the account's reserve after the budget field (where there is one)."""
+    if "requests_per_minute" not in fields or "rate_limit_reserve_percent" in fields:
+        return fields
+    out: dict[str, Any] = {}
+    for name, spec in fields.items():
+        out[name] = spec
+        if name == "requests_per_minute":
+            out["rate_limit_reserve_percent"] = RESERVE_FIELD
+    return out
