@@ -52,6 +52,13 @@ sandbox: venv
 airflow: venv
 	$(BIN)/python scripts/local_airflow.py
 
+# Production-like: PostgreSQL, Redis (Debian's packages, installed when missing), the CeleryExecutor with two
+# workers and two triggerers, the sandbox and the example DAGs, all in a temporary directory until Ctrl-C.
+.PHONY: cluster
+cluster: venv
+	bash scripts/install_services.sh
+	$(BIN)/python scripts/cluster.py
+
 # Headless Chromium and chromedriver from Debian for tests/e2e/test_ui.py (apt-get; root or sudo).
 browser:
 	bash scripts/install_browser.sh

@@ -78,7 +78,12 @@ class LocalAirflow:
         else they are given to every component as ``AIRFLOW_CONN_*`` variables (faster to start).
     :param api_port: the api-server (UI and REST API) port; 0 picks a free one.
     :param password: the ``admin`` password; None keeps the one stored in ``home`` or generates one.
-    :param extra_env: more environment variables (e.g. ``AIRFLOW__...`` settings) for every component.
+    :param extra_env: more environment variables (e.g. ``AIRFLOW__...`` settings) for every component; they
+        override the launcher's own (``AIRFLOW__CORE__EXECUTOR``, ``AIRFLOW__DATABASE__SQL_ALCHEMY_CONN``...).
+    :param commands: the components to run, by name, each with its ``airflow`` arguments (several instances of
+        one component under names of their own, e.g. ``{"triggerer-1": ["triggerer", "--queues", "a"]}``);
+        None: the four of ``COMPONENTS``, each ``airflow <name>``.
+    :param component_env: more environment variables for one component (by name), over ``extra_env``.
     """
 
     def __init__(
@@ -91,6 +96,8 @@ class LocalAirflow:
         password: str | None = None,
         store_connections: bool = False,
         extra_env: Mapping[str, str] | None = None,
+        commands: Mapping[str, Sequence[str]] | None = None,
+        component_env: Mapping[str, Mapping[str, str]] | None = None,
     ) -> None:
         self.home = Path(home).resolve()
         self.dags_folders = [Path(folder).resolve() for folder in dags_folders]
@@ -100,6 +107,10 @@ class LocalAirflow:
         self.password_file = self.home / "simple_auth_manager_passwords.json.generated"
         self._password = password
         self.extra_env = dict(extra_env or {})
+        self.commands = {
+            name: list(args) for name, args in (commands or {name: [name] for name in COMPONENTS}).items()
+        }
+        self.component_env = {name: dict(env) for name, env in (component_env or {}).items()}
         self.component_logs = self.home / "logs" / "components"
         self.processes: dict[str, subprocess.Popen[bytes]] = {}
         self._env: dict[str, str] | None = None
@@ -198,7 +209,7 @@ class LocalAirflow:
         """Prepare, start every component and wait until the API answers and every heartbeat is fresh."""
         try:
             self.prepare()
-            for name in COMPONENTS:
+            for name in self.commands:
                 self.start_component(name)
             self.wait_healthy(timeout)
         except BaseException:
@@ -207,13 +218,14 @@ class LocalAirflow:
         return self
 
     def start_component(self, name: str) -> subprocess.Popen[bytes]:
-        """Start one component (``airflow <name>``) in a new process group; its output goes to a log file."""
+        """Start one component (``airflow <name>``, or its ``commands`` entry) in a new process group; its
+        output goes to a log file."""
         if name in self.processes and self.processes[name].poll() is None:
             raise RuntimeError(f"{name} is already running")
         with (self.component_logs / f"{name}.log").open("ab") as out:
             process = subprocess.Popen(
-                [sys.executable, "-m", "airflow", name],
-                env=self.env,
+                [sys.executable, "-m", "airflow", *self.commands.get(name, [name])],
+                env={**self.env, **self.component_env.get(name, {})},
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -236,6 +248,29 @@ class LocalAirflow:
             _signal_group(process.pid, signal.SIGKILL)
             process.wait(10)
         _signal_group(process.pid, signal.SIGKILL)  # whatever of the group outlived its leader
+
+    def kill_component(self, name: str) -> None:
+        """SIGKILL a component's process group, then every other process of its session (task processes
+        lead process groups of their own), as when the machine running it dies; wait until all are gone."""
+        process = self.processes.get(name)
+        if process is None:
+            return
+        _signal_group(process.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 10
+        while (left := self.component_pids(name)) and time.monotonic() < deadline:
+            for pid in left:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+            time.sleep(0.05)
+        process.wait(10)
+
+    def component_pids(self, name: str) -> list[int]:
+        """Pids of the processes of one component's session that still run (the component, and whatever
+        it started: task processes, trigger runners...); [] if it never started."""
+        process = self.processes.get(name)
+        if process is None:
+            return []
+        return [pid for pid, stat in _processes("stat") if _session_of(stat) == process.pid]
 
     def stop(self, timeout: float = 20.0) -> None:
         """Stop every component, then kill whatever they started that still runs (task processes run in
@@ -297,7 +332,7 @@ class LocalAirflow:
 
     def logs_digest(self, lines: int = 40) -> str:
         """The tail of every component's output, to print when something went wrong."""
-        return "\n".join(self.log_tail(name, lines) for name in COMPONENTS)
+        return "\n".join(self.log_tail(name, lines) for name in self.commands)
 
     def __enter__(self) -> LocalAirflow:
         """Start the deployment."""

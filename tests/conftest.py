@@ -166,7 +166,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     """Mark ``slow`` what ``make check`` leaves out: tests/e2e, tests/reliability, every test of a module
     that runs whole DAGs (it imports the harness's ``run_dag``, ``run_dag_module`` or ``DagRunResult``), and
     SLOW_MODULES."""
-    slow_dirs = (_TESTS / "e2e", _TESTS / "reliability")
+    slow_dirs = (_TESTS / "e2e", _TESTS / "reliability", _TESTS / "cluster")
     for item in items:
         path = Path(str(item.path)).resolve()
         module = getattr(item, "module", None)
