@@ -56,9 +56,9 @@ def send(budget: RateBudget, headers: dict[str, str] | None, status: int = 200) 
 def test_the_account_stops_the_process_at_its_reserve_plus_the_margin() -> None:
     clock = Clock()
     b = budget(clock)
-    send(b, zendesk_headers(limit=40, remaining=13, reset=30))  # the line: 8 reserved + 2 margin = 10
-    assert b.account.keep(b.account.view) == 8 + PEER_MARGIN  # type: ignore[arg-type]
-    # 13 left: three more may go, each after the pace of what is left above the line (3, 2, then 1).
+    send(b, zendesk_headers(limit=40, remaining=14, reset=30))  # the line: 8 reserved + 3 margin = 11
+    assert b.account.keep(b.account.view) == 8 + PEER_MARGIN == 11  # type: ignore[arg-type]
+    # 14 left: three more may go, each after the pace of what is left above the line (3, 2, then 1).
     for pace in (60 / (4 * 3), 60 / (4 * 2)):
         assert b.claim() == (0.0, False)
         assert b.claim()[0] == pytest.approx(pace)
@@ -74,8 +74,8 @@ def test_the_account_stops_the_process_at_its_reserve_plus_the_margin() -> None:
 def test_above_the_line_requests_are_paced_by_what_is_left() -> None:
     clock = Clock()
     b = budget(clock)
-    send(b, zendesk_headers(limit=40, remaining=30, reset=5))
-    wait, probe = b.claim()  # 30 left, 10 kept: 20 to spend, at most 4 times faster than the window
+    send(b, zendesk_headers(limit=40, remaining=31, reset=5))
+    wait, probe = b.claim()  # 31 left, 11 kept: 20 to spend, at most 4 times faster than the window
     assert (wait, probe) == (0.0, False)
     wait, _ = b.claim()
     assert wait == pytest.approx(60 / (4 * 20))
@@ -84,7 +84,7 @@ def test_above_the_line_requests_are_paced_by_what_is_left() -> None:
 def test_once_the_window_frees_one_request_asks_the_account_again() -> None:
     clock = Clock()
     b = budget(clock)
-    send(b, zendesk_headers(limit=40, remaining=10, reset=3))  # at the line: 30 used, first frees in 3 s
+    send(b, zendesk_headers(limit=40, remaining=11, reset=3))  # at the line: 29 used, first frees in 3 s
     assert b.claim()[0] == pytest.approx(3.0, abs=0.01)
     clock.now += 3.0
     first = b.claim()
@@ -134,6 +134,7 @@ def test_a_429_holds_every_user_of_the_account() -> None:
 def test_a_zero_reserve_still_keeps_the_margin_and_a_tiny_limit_lets_one_request_go() -> None:
     clock = Clock()
     assert AccountState("a", 0.0, clock).keep(_limit(40)) == PEER_MARGIN
+    assert AccountState("a", 20.0, clock).keep(_limit(700)) == 140 + 14  # the margin grows with the limit
     assert AccountState("a", 90.0, clock).keep(_limit(2)) == 1  # 2 a minute: one may still go
 
 

@@ -8,16 +8,16 @@ Three limits steer every request to a vendor's API host, in this order:
 2. **What the account says** (:mod:`airflow_jobstatus.http.rate_headers`, one :class:`AccountState` per
    vendor account in the process): where the vendor reports its account's limit and what is left of it
    (Zendesk, on every answer), the process stops while what is left is at most the **reserve** for the
-   account's other integrations (extra ``rate_limit_reserve_percent``, default 20 % of the limit) plus
-   :data:`PEER_MARGIN` requests, room for what other processes (a second triggerer, a worker) have in
-   flight at that moment. It then counts the requests the window frees since the answer (the first at
-   its ``ratelimit-reset``, the others it counted spread until the window's end) and, once that count is
-   above the line, sends one request to learn the account's new count. Above the
-   line, it spends what is left at most :data:`SPEND_SPEED` times faster than the window renews (a pause
-   of ``window / (SPEND_SPEED * left)`` between requests), so processes sharing the account slow down
-   together as it fills, and none burns the minute's budget in its first seconds. A 429 holds the whole
-   account for its ``Retry-After``: every user of the account in the process slows down, not only the
-   one refused.
+   account's other integrations (extra ``rate_limit_reserve_percent``, default 20 % of the limit) plus a
+   margin (:func:`peer_margin`: 2 % of the limit, at least :data:`PEER_MARGIN` requests), room for what
+   other processes (a second triggerer, a worker) send at the same moment. It then counts the requests
+   the window frees since the answer (the first at its ``ratelimit-reset``, the others it counted
+   spread until the window's end) and, once that count is above the line, sends one request to learn
+   the account's new count. Above the line, it spends what is left at most :data:`SPEND_SPEED` times
+   faster than the window renews (a pause of ``window / (SPEND_SPEED * left)`` between requests), so
+   processes sharing the account slow down together as it fills, and none burns the minute's budget in
+   its first seconds. A 429 holds the whole account for its ``Retry-After``: every user of the account
+   in the process slows down, not only the one refused.
 3. **A store every process shares** (optional, ``[jobstatus] rate_limit_storage = redis://...``,
    :mod:`airflow_jobstatus.http.shared_budget`): an exact count across processes.
 
@@ -55,7 +55,9 @@ DEFAULT_RESERVE_PERCENT = 20.0
 #: Seconds a 429 without Retry-After holds the account.
 DEFAULT_HOLD = 10.0
 #: Requests kept beyond the reserve for those other processes have in flight when the headroom ends.
-PEER_MARGIN = 2
+PEER_MARGIN = 3
+#: ... and this share of the account's limit, when larger.
+PEER_MARGIN_SHARE = 0.02
 #: How many times faster than its window a process spends what the account has left above the line.
 SPEND_SPEED = 4.0
 #: The shortest pause before asking the account again (a vendor may say "resets in 0 s").
@@ -75,6 +77,11 @@ class BudgetStats:
     waited: float = 0.0
     holds: int = 0
     account_stops: int = 0
+
+
+def peer_margin(limit: int) -> int:
+    """Requests kept above the reserve for what other processes send at the same moment as this one."""
+    return max(PEER_MARGIN, math.ceil(limit * PEER_MARGIN_SHARE))
 
 
 class AccountState:
@@ -104,11 +111,12 @@ class AccountState:
     def keep(self, view: AccountLimit) -> int:
         """Requests left in the window below which this process sends nothing (reserve + margin)."""
         reserve = math.ceil(view.limit * self.reserve_percent / 100.0)
-        return max(0, min(reserve + PEER_MARGIN, view.limit - 1))
+        return max(0, min(reserve + peer_margin(view.limit), view.limit - 1))
 
-    def wait(self, now: float) -> tuple[float, bool]:
+    def wait(self, now: float, *, looking: bool = False) -> tuple[float, bool]:
         """Seconds until the account lets a request go (0: now), and whether that request is the one that
-        asks the account again (its view ran out). Call with :attr:`lock` held."""
+        asks the account again (its view ran out). ``looking``: only to know, not to send (nothing is
+        counted or logged). Call with :attr:`lock` held."""
         held = self.held_until - now
         if held > 0:
             return held, False
@@ -123,6 +131,8 @@ class AccountState:
             # What the account said is out of date: one request at a time asks it again.
             return (PROBE_POLL, False) if self._probing else (0.0, True)
         until = self._seen_at + self._time_to_free(keep + 1 - self._left, view)
+        if looking:
+            return max(until - now, PROBE_POLL), False
         self.stats.account_stops += 1
         if now - self._logged_at >= LOG_EVERY:
             self._logged_at = now
@@ -265,6 +275,15 @@ class RateBudget:
             self.tokens -= 1.0
             account.took(now, probe)
             return 0.0, probe
+
+    def ready_in(self) -> float:
+        """Seconds until a request could go (0: now), without taking its turn: a caller that gathers work
+        for one request (a batch read) waits this long first, so that the request carries all it can."""
+        with self.account.lock:
+            now = self.clock()
+            wait, _ = self.account.wait(now, looking=True)
+            tokens = min(self.burst, self.tokens + max(now - self._updated, 0.0) * self.rate)
+            return max(wait, (1.0 - tokens) / self.rate if tokens < 1.0 else 0.0)
 
     def _give_back(self, probe: bool) -> None:
         with self.account.lock:
