@@ -108,15 +108,17 @@ class AccountState:
         self._logged_at = float("-inf")
         self.lock = threading.Lock()
 
+    def reserve(self, view: AccountLimit) -> int:
+        """Requests of the account's window left to its other integrations."""
+        return math.ceil(view.limit * self.reserve_percent / 100.0)
+
     def keep(self, view: AccountLimit) -> int:
         """Requests left in the window below which this process sends nothing (reserve + margin)."""
-        reserve = math.ceil(view.limit * self.reserve_percent / 100.0)
-        return max(0, min(reserve + peer_margin(view.limit), view.limit - 1))
+        return max(0, min(self.reserve(view) + peer_margin(view.limit), view.limit - 1))
 
-    def wait(self, now: float, *, looking: bool = False) -> tuple[float, bool]:
+    def wait(self, now: float) -> tuple[float, bool]:
         """Seconds until the account lets a request go (0: now), and whether that request is the one that
-        asks the account again (its view ran out). ``looking``: only to know, not to send (nothing is
-        counted or logged). Call with :attr:`lock` held."""
+        asks the account again (its view ran out). Call with :attr:`lock` held."""
         held = self.held_until - now
         if held > 0:
             return held, False
@@ -131,8 +133,6 @@ class AccountState:
             # What the account said is out of date: one request at a time asks it again.
             return (PROBE_POLL, False) if self._probing else (0.0, True)
         until = self._seen_at + self._time_to_free(keep + 1 - self._left, view)
-        if looking:
-            return max(until - now, PROBE_POLL), False
         self.stats.account_stops += 1
         if now - self._logged_at >= LOG_EVERY:
             self._logged_at = now
@@ -276,15 +276,6 @@ class RateBudget:
             account.took(now, probe)
             return 0.0, probe
 
-    def ready_in(self) -> float:
-        """Seconds until a request could go (0: now), without taking its turn: a caller that gathers work
-        for one request (a batch read) waits this long first, so that the request carries all it can."""
-        with self.account.lock:
-            now = self.clock()
-            wait, _ = self.account.wait(now, looking=True)
-            tokens = min(self.burst, self.tokens + max(now - self._updated, 0.0) * self.rate)
-            return max(wait, (1.0 - tokens) / self.rate if tokens < 1.0 else 0.0)
-
     def _give_back(self, probe: bool) -> None:
         with self.account.lock:
             self.tokens = min(self.burst, self.tokens + 1.0)
@@ -295,8 +286,7 @@ class RateBudget:
         view = self.account.view
         allowed = self.per_minute
         if view is not None:
-            reserve = math.ceil(view.limit * self.account.reserve_percent / 100.0)
-            allowed = min(allowed, view.per_minute - reserve)
+            allowed = min(allowed, view.per_minute - self.account.reserve(view))
         return max(1, int(allowed))
 
     async def acquire(self) -> bool:
@@ -402,8 +392,17 @@ def forget_budgets() -> None:
 
 
 def _positive_extra(
-    extra: Mapping[str, object], name: str, conn_id: str, default: float, *, most: float, what: str
+    extra: Mapping[str, object],
+    name: str,
+    conn_id: str,
+    default: float,
+    *,
+    most: float,
+    what: str,
+    zero: bool,
 ) -> float:
+    """The number a connection sets in extra ``name`` (``default`` when absent), checked to lie in
+    ``[0, most]`` (``zero``: 0 included)."""
     value = extra.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
         return default
@@ -411,7 +410,7 @@ def _positive_extra(
         number = float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError, OverflowError):
         number = float("nan")
-    if not 0 <= number <= most or (name == BUDGET_EXTRA and number == 0):
+    if not 0 <= number <= most or (number == 0 and not zero):
         raise ConfigurationError(
             f"connection '{conn_id}': extra '{name}' must be {what}, not {short_repr(value)}; remove it to "
             f"use the default of {default:g}"
@@ -422,7 +421,13 @@ def _positive_extra(
 def requests_per_minute(extra: Mapping[str, object], conn_id: str, default: float) -> float:
     """The budget a connection sets in its extra ``requests_per_minute`` (``default`` when absent)."""
     return _positive_extra(
-        extra, BUDGET_EXTRA, conn_id, default, most=1e12, what="a positive number of requests per minute"
+        extra,
+        BUDGET_EXTRA,
+        conn_id,
+        default,
+        most=1e12,
+        what="a positive number of requests per minute",
+        zero=False,
     )
 
 
@@ -436,4 +441,5 @@ def reserve_percent(extra: Mapping[str, object], conn_id: str) -> float:
         DEFAULT_RESERVE_PERCENT,
         most=90.0,
         what="a percentage of the account's rate limit from 0 to 90",
+        zero=True,
     )

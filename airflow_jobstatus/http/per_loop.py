@@ -6,8 +6,9 @@ another, so each is kept per running loop by a :class:`PerLoop`, with one of two
 
 - **leased** (:meth:`PerLoop.lease`): made by the first user, closed after the last one leaves (the
   shared HTTP session, each connection's poller);
-- **kept** (:meth:`PerLoop.get`): made on first use, kept as long as its loop lives (each connection's
-  rate budget: a wait that starts just after another ended must not find a fresh, full budget).
+- **kept** (:meth:`PerLoop.get`): made on first use, kept as long as its loop lives (the async Redis
+  client of the shared rate budget). The rate budgets themselves are per process, not per loop
+  (:mod:`airflow_jobstatus.http.budget`).
 
 A loop that is gone takes its entries with it (the registry holds loops weakly).
 """
