@@ -1,4 +1,4 @@
-"""Run every benchmark (issue 8; (f): issue 15; (g): issue 17) and write ``benchmarks/RESULTS.md``
+"""Run every benchmark (issue 8; (f): 15; (g): 17; (h): 18) and write ``benchmarks/RESULTS.md``
 (``make bench``).
 
 ``python -m benchmarks.run [--quick] [--only a,c] [--output PATH]``: ``--quick`` runs tiny versions
@@ -19,6 +19,7 @@ from benchmarks import (
     latency,
     ledger_cost,
     result_memory,
+    scale,
     throughput,
     trigger_cost,
     vendor_calls,
@@ -34,6 +35,7 @@ BENCHMARKS: dict[str, Callable[[bool], Result]] = {
     "e": latency.run,
     "f": ledger_cost.run,
     "g": throughput.run,
+    "h": scale.run,
 }
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
 

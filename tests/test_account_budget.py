@@ -128,7 +128,18 @@ def test_a_429_holds_every_user_of_the_account() -> None:
     assert b.claim()[0] == pytest.approx(7.0)
     assert other.claim()[0] == pytest.approx(7.0)
     clock.now += 7.0
-    assert other.claim() == (0.0, False)
+    assert other.claim() == (0.0, True)  # nothing heard yet: the first request asks the account
+
+
+def test_a_new_process_sends_one_request_first_and_the_others_wait_for_its_answer() -> None:
+    clock = Clock()
+    b = budget(clock)
+    assert b.claim() == (0.0, True)  # the first contact
+    assert b.claim()[0] > 0  # the others wait for what the account says
+    b.account.answered(None, None, probe=True)  # no answer (a connection error): ask again
+    assert b.claim() == (0.0, True)
+    b.account.answered(zendesk_headers(limit=40, remaining=30, reset=5), 200, probe=True)
+    assert b.claim() == (0.0, False)  # heard: the line now steers
 
 
 def test_a_zero_reserve_still_keeps_the_margin_and_a_tiny_limit_lets_one_request_go() -> None:

@@ -35,20 +35,24 @@ async def test_the_budget_spends_its_burst_then_paces() -> None:
     budget = RateBudget(per_minute=600, burst=3)  # 10 a second
     started = time.monotonic()
     for _ in range(3):
-        await budget.acquire()
+        async with budget.spend() as spend:
+            spend.saw(200, {})
     assert time.monotonic() - started < 0.05  # the burst is free
     for _ in range(5):
-        await budget.acquire()
+        async with budget.spend() as spend:
+            spend.saw(200, {})
     assert 0.45 <= time.monotonic() - started < 1.0  # then 10 a second
     assert budget.stats.granted == 8
 
 
 async def test_a_hold_stops_every_grant_for_its_seconds() -> None:
     budget = RateBudget(per_minute=6000, burst=10)
-    await budget.acquire()
+    async with budget.spend() as spend:
+        spend.saw(200, {})
     budget.hold(0.5)
     started = time.monotonic()
-    await budget.acquire()
+    async with budget.spend() as spend:
+        spend.saw(200, {})
     assert time.monotonic() - started >= 0.49
     assert budget.stats.holds == 1
 

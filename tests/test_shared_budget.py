@@ -146,3 +146,24 @@ def test_a_storage_url_that_is_not_redis_is_refused_naming_the_option(
         shared_budget.configured_storage()
     assert "[jobstatus] rate_limit_storage must be a Redis URL" in str(error.value)
     assert "'memcached'" in str(error.value)
+
+
+def test_a_process_that_has_not_heard_from_the_vendor_counts_under_the_allowance_of_one_that_has(
+    redis_url: str,
+) -> None:
+    # Two processes on one account: the first heard the vendor's headers (the account allows Airflow 5 a
+    # minute), the second is new (a task try) and knows only its connection's rate of 600.
+    heard = shared_budget.SharedBudget(redis_url, "account:allowance-test")
+    new = shared_budget.SharedBudget(redis_url, "account:allowance-test")
+    assert [heard.hit(600, 5) for _ in range(3)] == [0.0, 0.0, 0.0]
+    # The new one reads the allowance the first published, and counts in the same window: 2 more go.
+    waits = [new.hit(600, None) for _ in range(3)]
+    assert waits[:2] == [0.0, 0.0]
+    assert 0 < waits[2] <= shared_budget.STORE_WINDOW, waits
+    assert heard.hit(600, 5) > 0  # full for both
+    # A stored allowance that is not a sane count is ignored: the connection's rate (3) applies, not 1.
+    import redis
+
+    fresh = shared_budget.SharedBudget(redis_url, "account:broken-allowance")
+    redis.Redis.from_url(redis_url).set(fresh.allowance_key, "-5")
+    assert [fresh.hit(3, None) == 0.0 for _ in range(4)] == [True, True, True, False]

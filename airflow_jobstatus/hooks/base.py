@@ -73,6 +73,8 @@ class JobHook(BaseHook, ABC):
     check_request_may_404: ClassVar[bool] = False
     #: Words added to a "job not found" message: how long the vendor keeps job status data.
     retention_note: ClassVar[str] = "the id is wrong, or the vendor no longer keeps its status"
+    #: What the vendor calls its jobs, in messages ("job statuses", "background jobs", "jobs").
+    jobs_noun: ClassVar[str] = "jobs"
     #: How many job ids one read request can carry (:meth:`read_requests` batches them by this many).
     read_batch_size: ClassVar[int] = 1
     #: Requests per minute one process (a triggerer, a worker) spends on one connection when its extra

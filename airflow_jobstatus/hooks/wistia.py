@@ -144,6 +144,7 @@ class WistiaHook(JobHook):
     """
 
     vendor = VENDOR
+    jobs_noun: ClassVar[str] = "background jobs"
     conn_name_attr = "wistia_conn_id"
     default_conn_name = "wistia_default"
     conn_type = "jobstatus_wistia"

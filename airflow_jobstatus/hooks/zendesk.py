@@ -8,6 +8,7 @@ or a full base URL; login = agent email; password = API token. Connections made 
 from __future__ import annotations
 
 import base64
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
@@ -17,6 +18,7 @@ from pydantic import BaseModel, Field
 
 from airflow_jobstatus.core.checks import SAFE_JOB_ID
 from airflow_jobstatus.core.models import ItemResult, Job, JobState, map_status, percent_of
+from airflow_jobstatus.core.recent import LastReads
 from airflow_jobstatus.core.wording import plural
 from airflow_jobstatus.errors import ConfigurationError, VendorResponseError
 from airflow_jobstatus.hooks.base import JobHook, ReadRequest, validated, vendor_parser
@@ -53,6 +55,10 @@ class ZendeskJobStatus(BaseModel):
     #: A list of item results (or one object); checked by :func:`raw_items`, not copied by pydantic.
     results: Any = None
     job_type: str | None = None
+
+
+#: The fields of a job status its Job is built from (the model ignores any other).
+STATUS_FIELDS = tuple(ZendeskJobStatus.model_fields)
 
 
 def item_succeeded(raw: dict[str, Any]) -> bool:
@@ -126,11 +132,23 @@ def parse_job(payload: Any, *, succeeded_items: bool = True) -> Job:
 
 
 @vendor_parser(VENDOR, "job status")
-def parse_jobs_payload(payload: Any, *, succeeded_items: bool = True) -> list[Job]:
-    """Jobs from a single-job answer or a ``{"job_statuses": [...]}`` list answer."""
+def parse_jobs_payload(
+    payload: Any, *, succeeded_items: bool = True, last_reads: LastReads | None = None
+) -> list[Job]:
+    """Jobs from a single-job answer or a ``{"job_statuses": [...]}`` list answer. ``last_reads``: a job
+    whose status is as at its last read through it is the Job built then (see core/recent.py)."""
     if isinstance(payload, dict) and isinstance(payload.get("job_statuses"), list):
-        return [parse_job(item, succeeded_items=succeeded_items) for item in payload["job_statuses"]]
-    return [parse_job(payload, succeeded_items=succeeded_items)]
+        items = payload["job_statuses"]
+    else:
+        items = [payload]
+    if last_reads is None:
+        return [parse_job(item, succeeded_items=succeeded_items) for item in items]
+    build = functools.partial(parse_job, succeeded_items=succeeded_items)
+    return [last_reads.job(item, build, _status_of(item)) for item in items]
+
+
+def _status_of(item: Any) -> Any:
+    return item.get("job_status", item) if isinstance(item, dict) else item
 
 
 def zendesk_base_url(fields: ConnectionFields) -> str:
@@ -185,6 +203,7 @@ class ZendeskJobHook(JobHook):
     """
 
     vendor = VENDOR
+    jobs_noun: ClassVar[str] = "job statuses"
     conn_name_attr = "zendesk_conn_id"
     default_conn_name = "zendesk_default"
     conn_type = "jobstatus_zendesk"
@@ -203,6 +222,9 @@ class ZendeskJobHook(JobHook):
 
     def __init__(self, zendesk_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(conn_id=zendesk_conn_id, **kwargs)
+        #: What the waits reading through this hook (one poller) read last: an unchanged status is not
+        #: validated and built again.
+        self._last_reads = LastReads(STATUS_FIELDS)
 
     def api_target(self, fields: ConnectionFields) -> ApiTarget:
         """Base URL and auth header for this connection (raises before any request if incomplete)."""
@@ -231,8 +253,9 @@ class ZendeskJobHook(JobHook):
         return parse_jobs_payload(payload)
 
     def parse_jobs_for_wait(self, request: ReadRequest, payload: Any) -> list[Job]:
-        """Jobs from a show or show_many answer, as a wait holds them: succeeded items are never built."""
-        return parse_jobs_payload(payload, succeeded_items=False)
+        """Jobs from a show or show_many answer, as a wait holds them: succeeded items are never built, and
+        a job whose status is as at its last read (most reads of a running job) is the Job built then."""
+        return parse_jobs_payload(payload, succeeded_items=False, last_reads=self._last_reads)
 
     def check_request(self) -> ReadRequest:
         """The job status list: cheap, and any agent may read it."""

@@ -13,11 +13,13 @@ Three limits steer every request to a vendor's API host, in this order:
    other processes (a second triggerer, a worker) send at the same moment. It then counts the requests
    the window frees since the answer (the first at its ``ratelimit-reset``, the others it counted
    spread until the window's end) and, once that count is above the line, sends one request to learn
-   the account's new count. Above the line, it spends what is left at most :data:`SPEND_SPEED` times
-   faster than the window renews (a pause of ``window / (SPEND_SPEED * left)`` between requests), so
-   processes sharing the account slow down together as it fills, and none burns the minute's budget in
-   its first seconds. A 429 holds the whole account for its ``Retry-After``: every user of the account
-   in the process slows down, not only the one refused.
+   the account's new count. A process that has not heard from the account yet also sends one request
+   first, so that new processes (each task try is one) do not all go blind. Above the line, it spends
+   what is left at most :data:`SPEND_SPEED` times faster than the window renews (a pause of
+   ``window / (SPEND_SPEED * left)`` between requests), so processes sharing the account slow down
+   together as it fills, and none burns the minute's budget in its first seconds. A 429 holds the whole
+   account for its ``Retry-After``: every user of the account in the process slows down, not only the
+   one refused.
 3. **A store every process shares** (optional, ``[jobstatus] rate_limit_storage = redis://...``,
    :mod:`airflow_jobstatus.http.shared_budget`): an exact count across processes.
 
@@ -105,6 +107,7 @@ class AccountState:
         self._used = 0
         self._next_at = float("-inf")
         self._probing = False
+        self._heard = False
         self._logged_at = float("-inf")
         self.lock = threading.Lock()
 
@@ -116,15 +119,20 @@ class AccountState:
         """Requests left in the window below which this process sends nothing (reserve + margin)."""
         return max(0, min(self.reserve(view) + peer_margin(view.limit), view.limit - 1))
 
-    def wait(self, now: float) -> tuple[float, bool]:
+    def wait(self, now: float, *, looking: bool = False) -> tuple[float, bool]:
         """Seconds until the account lets a request go (0: now), and whether that request is the one that
-        asks the account again (its view ran out). Call with :attr:`lock` held."""
+        asks the account again (its view ran out). ``looking``: only to know, not to send (nothing is
+        counted or logged). Call with :attr:`lock` held."""
         held = self.held_until - now
         if held > 0:
             return held, False
         view = self.view
         if view is None:
-            return 0.0, False
+            if self._heard:
+                return 0.0, False
+            # Nothing heard from the account yet (a new process): one request goes first and learns what
+            # the account has left; the others wait for its answer instead of all going blind.
+            return (PROBE_POLL, False) if self._probing else (0.0, True)
         keep = self.keep(view)
         freed = self._freed(now - self._seen_at, view)
         if min(self._left + freed, view.limit) - 1 >= keep:
@@ -133,6 +141,8 @@ class AccountState:
             # What the account said is out of date: one request at a time asks it again.
             return (PROBE_POLL, False) if self._probing else (0.0, True)
         until = self._seen_at + self._time_to_free(keep + 1 - self._left, view)
+        if looking:
+            return max(until - now, PROBE_POLL), False
         self.stats.account_stops += 1
         if now - self._logged_at >= LOG_EVERY:
             self._logged_at = now
@@ -191,6 +201,8 @@ class AccountState:
             self.in_flight -= 1
             if probe:
                 self._probing = False
+            if status is not None:
+                self._heard = True
             if limit is not None:
                 now = self.clock()
                 self.view = limit
@@ -276,18 +288,27 @@ class RateBudget:
             account.took(now, probe)
             return 0.0, probe
 
+    def ready_in(self) -> float:
+        """Seconds until a request could go (0: now), without taking its turn: a caller that gathers work
+        for one request (a batch read) waits this long first, so that the request carries all it can."""
+        with self.account.lock:
+            now = self.clock()
+            wait, _ = self.account.wait(now, looking=True)
+            tokens = min(self.burst, self.tokens + max(now - self._updated, 0.0) * self.rate)
+            return max(wait, (1.0 - tokens) / self.rate if tokens < 1.0 else 0.0)
+
     def _give_back(self, probe: bool) -> None:
         with self.account.lock:
             self.tokens = min(self.burst, self.tokens + 1.0)
             self.account.gave_back(probe)
 
-    def _shared_amount(self) -> int:
-        """The requests per minute the shared store allows all processes together."""
+    def _shared_rates(self) -> tuple[int, int | None]:
+        """The connection's rate, and what the account allows Airflow (its limit minus the reserve) when
+        this process knows it: the shared store allows all processes together the smaller."""
         view = self.account.view
-        allowed = self.per_minute
-        if view is not None:
-            allowed = min(allowed, view.per_minute - self.account.reserve(view))
-        return max(1, int(allowed))
+        if view is None:
+            return max(1, int(self.per_minute)), None
+        return max(1, int(self.per_minute)), max(1, int(view.per_minute - self.account.reserve(view)))
 
     async def acquire(self) -> bool:
         """Wait until a request may go and take its turn; True when it is the one asking the account again.
@@ -296,7 +317,7 @@ class RateBudget:
         while True:
             wait, probe = self.claim()
             if not wait and self.shared is not None:
-                wait = await self.shared.ahit(self._shared_amount())
+                wait = await self.shared.ahit(*self._shared_rates())
                 if wait:
                     self._give_back(probe)
             if not wait:
@@ -311,7 +332,7 @@ class RateBudget:
         while True:
             wait, probe = self.claim()
             if not wait and self.shared is not None:
-                wait = self.shared.hit(self._shared_amount())
+                wait = self.shared.hit(*self._shared_rates())
                 if wait:
                     self._give_back(probe)
             if not wait:

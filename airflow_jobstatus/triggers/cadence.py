@@ -58,6 +58,8 @@ class PollCadence:
 
     def next_delay(self, jobs: Sequence[Job], now: float) -> float:
         """Seconds until the next read, given the jobs just read at ``now`` (any clock, in seconds)."""
+        if self.max_poll_interval == self.poll_interval:  # a fixed interval: nothing to observe
+            return self.poll_interval
         delays = [self._delay_for(job, now) for job in jobs if not job.state.is_terminal]
         wanted = min(delays, default=self.poll_interval)  # each finite: see _delay_for
         return min(max(wanted, self.poll_interval), self.max_poll_interval)

@@ -21,14 +21,14 @@ from typing import TYPE_CHECKING, Any, Literal, NoReturn, cast, get_args
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 from airflow_jobstatus.compat import AirflowException, AirflowFailException
-from airflow_jobstatus.core.checks import finite_number, positive_seconds, sane_delay, short_repr
+from airflow_jobstatus.core.checks import finite_number, positive_seconds, short_repr
 from airflow_jobstatus.core.models import TERMINAL_STATE_VALUES, Job
-from airflow_jobstatus.core.outcomes import count_states, end_reason
-from airflow_jobstatus.core.progress import ProgressReporter
-from airflow_jobstatus.errors import ConfigurationError, JobStatusError, TransientVendorError
+from airflow_jobstatus.core.outcomes import end_reason
+from airflow_jobstatus.core.wording import plural
+from airflow_jobstatus.errors import ConfigurationError, JobStatusError
 from airflow_jobstatus.http.transport import error_reason
-from airflow_jobstatus.triggers.cadence import PollCadence, check_max_poll_interval
-from airflow_jobstatus.triggers.waiting import within
+from airflow_jobstatus.triggers.cadence import check_max_poll_interval
+from airflow_jobstatus.triggers.steps import DEADLINE, WaitSteps
 
 if TYPE_CHECKING:
     from airflow_jobstatus.hooks.base import JobHook
@@ -169,6 +169,8 @@ class JobTrigger(BaseTrigger):
         self.hook_params = dict(hook_params or {})
         self.max_poll_interval = check_max_poll_interval(self.poll_interval, max_poll_interval)
         self.end_early_on = check_end_early_on(end_early_on)
+        #: What the running wait knows (the jobs as last read), for :meth:`on_kill`; never serialized.
+        self._steps: WaitSteps | None = None
 
     @classmethod
     def for_hook(
@@ -227,62 +229,94 @@ class JobTrigger(BaseTrigger):
         event = await self._wait()
         yield TriggerEvent(event.to_payload())
 
+    async def on_kill(self) -> None:
+        """A user marked the deferred task failed or success, or cleared it (Airflow 3.3+ calls this then,
+        and never on a timeout, a triggerer restart or a hand-over to another triggerer; Airflow before 3.3
+        never calls it). None of our vendors can cancel a job: one warning in the task's log says so and
+        names the jobs left running (an info line when every job had ended). Nothing is sent to the
+        vendor."""
+        try:
+            vendor, noun = self.hook_path.rpartition(".")[2] or "vendor", "jobs"
+            try:
+                hook_class = await hook_class_of(self.hook_path)
+                vendor, noun = hook_class.vendor, hook_class.jobs_noun
+            except Exception:  # a hook that cannot be loaded still leaves its jobs running
+                pass
+            seen = {job.id: job for job in (self._steps.jobs if self._steps else [])}
+            running = [
+                job_id for job_id in self.job_ids if job_id not in seen or not seen[job_id].state.is_terminal
+            ]
+            message = kill_message(vendor, noun, self.conn_id, running, len(self.job_ids))
+            (self.log.warning if running else self.log.info)(message)
+        except Exception:  # on_kill must never fail: Airflow would only log a traceback
+            self.log.warning("the task was stopped while waiting; its jobs may keep running at the vendor")
+
     async def _wait(self) -> WaitEvent:
         from airflow_jobstatus.triggers.poller import JobPoller
 
-        reporter = ProgressReporter(self.log)
-        cadence = PollCadence(self.poll_interval, self.max_poll_interval)
-        jobs: list[Job] = []
+        steps = self._steps = WaitSteps(self)
         try:
-            # In a thread: the first trigger of a triggerer would otherwise block the shared event loop
-            # for a few hundred milliseconds while aiohttp and the vendor module load.
-            hook_class = await asyncio.to_thread(load_hook_class, self.hook_path)
+            hook_class = await hook_class_of(self.hook_path)
             async with JobPoller.watch(hook_class, self.conn_id, self.hook_params) as poller:
-                # The task read the jobs just before deferring (or just submitted them): the first read here
-                # joins the connection's next batch, at the latest after poll_interval.
-                first_within = min(self.poll_interval, max(self.deadline - time.time(), 0.0) / 2)
-                delay, since, joining = first_within, None, True
-                while True:
-                    remaining = self.deadline - time.time()
-                    due_in = delay if since is None else since + delay - time.monotonic()
-                    if due_in >= remaining:  # the next read would come after the deadline
-                        await asyncio.sleep(max(remaining, 0.0))
-                        progress = reporter.describe(jobs) or "no status could be read"
-                        message = f"the wait reached its deadline: {progress}"
-                        return WaitEvent.of("timeout", message, jobs, self.resume)
-                    try:
-                        # A read's own retries (a long Retry-After) never carry the wait past its deadline.
-                        reading = poller.read_timed(self.job_ids, delay, since, joining=joining)
-                        jobs, since = await within(reading, remaining)
-                        joining = False
-                    except asyncio.TimeoutError:
-                        progress = reporter.describe(jobs) or "no status could be read"
-                        message = f"the wait reached its deadline while the vendor held back: {progress}"
-                        return WaitEvent.of("timeout", message, jobs, self.resume)
-                    except TransientVendorError as error:
-                        self.log.warning(f"{error}; still waiting")
-                        asked = sane_delay(error.retry_after, fallback=0.0)
-                        delay, since = max(self.poll_interval, asked), None
-                        continue
-                    reporter.report(jobs)
-                    if all(job.state.is_terminal for job in jobs):
-                        return WaitEvent.of("ended", count_states(jobs), jobs, self.resume)
-                    decided = [job for job in jobs if job.state.value in self.end_early_on]
-                    if decided:
-                        return WaitEvent.of("decided", decided_message(decided, jobs), jobs, self.resume)
-                    delay = cadence.next_delay(jobs, time.monotonic())
+                reader = poller.reader(self.job_ids)  # ids the vendor could never accept fail here
+                # The poller runs the steps as answers arrive; this task only awaits the end.
+                ended = reader.follow(steps.step)
+                try:
+                    steps.start(reader)
+                    outcome = await ended
+                finally:
+                    reader.leave()
+            if outcome is DEADLINE:  # the next read would come after the deadline
+                await asyncio.sleep(max(self.deadline - time.time(), 0.0))
+                progress = steps.reporter.describe(steps.jobs) or "no status could be read"
+                return self.event("timeout", f"the wait reached its deadline: {progress}", steps.jobs)
+            return cast(WaitEvent, outcome)
+        except asyncio.TimeoutError:  # the vendor held back a read (Retry-After, retries) past the deadline
+            progress = steps.reporter.describe(steps.jobs) or "no status could be read"
+            message = f"the wait reached its deadline while the vendor held back: {progress}"
+            return self.event("timeout", message, steps.jobs)
         except JobStatusError as error:
             self.log.error(str(error))
             # Our errors that no retry can change (configuration, credentials...) are AirflowFailExceptions.
             fixed_only_by_hand = isinstance(error, AirflowFailException)
-            return WaitEvent.of("error", str(error), jobs, self.resume, retryable=not fixed_only_by_hand)
+            return WaitEvent.of(
+                "error", str(error), steps.jobs, self.resume, retryable=not fixed_only_by_hand
+            )
         except Exception as error:  # never a foreign traceback out of a trigger: the task gets a clear event
             self.log.exception("the wait failed unexpectedly")
             message = (
                 f"the wait failed unexpectedly ({error_reason(error)}): this is a defect of "
                 "airflow-jobstatus, please report it with the triggerer's log"
             )
-            return WaitEvent.of("error", message, jobs, self.resume)
+            return self.event("error", message, steps.jobs)
+
+    def event(self, outcome: Outcome, message: str, jobs: Sequence[Job]) -> WaitEvent:
+        """The event ending this wait (carrying its ``resume`` data)."""
+        return WaitEvent.of(outcome, message, jobs, self.resume)
+
+    def decided(self, decided: Sequence[Job], jobs: Sequence[Job]) -> WaitEvent:
+        """The event of a wait ended early by ``decided`` (jobs in an ``end_early_on`` state)."""
+        return self.event("decided", decided_message(decided, jobs), jobs)
+
+
+#: The most job ids a kill message names (the rest are counted).
+KILL_MESSAGE_IDS = 50
+
+
+def kill_message(vendor: str, noun: str, conn_id: str, running: Sequence[str], total: int) -> str:
+    """What :meth:`JobTrigger.on_kill` logs: the jobs left running at ``vendor``, which cannot cancel them."""
+    stopped = "the task was stopped while it waited (marked failed or success, or cleared)"
+    if not running:
+        return f"{stopped}; its {plural(total, f'{vendor} job')} had all ended (connection '{conn_id}')"
+    named = ", ".join(running[:KILL_MESSAGE_IDS])
+    if len(running) > KILL_MESSAGE_IDS:
+        named += f" and {len(running) - KILL_MESSAGE_IDS} more"
+    of_total = f" of {total}" if len(running) < total else ""
+    return (
+        f"{stopped}, but {plural(len(running), f'{vendor} job')}{of_total} keep running at {vendor}: {named} "
+        f"(connection '{conn_id}'). {vendor} {noun} cannot be cancelled from Airflow: let them finish, or "
+        "stop them with the vendor's own tools"
+    )
 
 
 def check_end_early_on(states: Sequence[str] | None) -> list[str]:
@@ -304,6 +338,20 @@ def decided_message(decided: Sequence[Job], jobs: Sequence[Job]) -> str:
     ended = "; ".join(f"job {job.id} ended {job.vendor_status}: {end_reason(job)}" for job in decided)
     running = [job.id for job in jobs if not job.state.is_terminal]
     return f"{ended}; still running (not cancelled): {', '.join(running)}"
+
+
+#: Hook classes loaded so far, by import path: only the first wait of a class loads it (in a thread).
+_hook_classes: dict[str, type[JobHook]] = {}
+
+
+async def hook_class_of(hook_path: str) -> type[JobHook]:
+    """The hook class at ``hook_path``, loaded in a thread the first time (the first trigger of a triggerer
+    would otherwise block the shared event loop for a few hundred milliseconds while aiohttp and the vendor
+    module load), then at once."""
+    hook_class = _hook_classes.get(hook_path)
+    if hook_class is None:
+        hook_class = _hook_classes[hook_path] = await asyncio.to_thread(load_hook_class, hook_path)
+    return hook_class
 
 
 def load_hook_class(hook_path: str) -> type[JobHook]:
