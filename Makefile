@@ -57,7 +57,7 @@ airflow: venv
 .PHONY: cluster
 cluster: venv
 	bash scripts/install_services.sh
-	$(BIN)/python scripts/cluster.py
+	$(BIN)/python scripts/make_cluster.py
 
 # Headless Chromium and chromedriver from Debian for tests/e2e/test_ui.py (apt-get; root or sudo).
 browser:

@@ -1,11 +1,10 @@
-"""`make cluster`: a production-like Airflow: PostgreSQL, Redis, the CeleryExecutor, several workers and
-triggerers, the sandbox, the example DAGs.
+"""The deployment of `make cluster` (``scripts/make_cluster.py``, its command line) and tests/cluster: a
+production-like Airflow on PostgreSQL, Redis and the CeleryExecutor, with several workers and triggerers.
 
 Everything lives in one temporary directory, removed on stop: PostgreSQL (the metadata DB and Celery's
-result backend) and Redis (Celery's broker, database 0; the provider's rate-limit storage, database 1) from
-Debian's packages (``scripts/install_services.sh``), each started on a free 127.0.0.1 port by an
-unprivileged user (PostgreSQL refuses root: as root, the servers run as ``SERVICE_USER``, created with
-``useradd --system`` when missing), and Airflow 3 with two Celery workers, two triggerers, the scheduler,
+result backend) and Redis (Celery's broker, database 0; the provider's rate-limit storage, database 1),
+started unprivileged on free 127.0.0.1 ports by :class:`Services` of ``scripts/services.py``, and Airflow
+3 with two Celery workers, two triggerers, the scheduler,
 the dag-processor and the api-server, each its own process group (:class:`LocalAirflow` of
 ``scripts/local_airflow.py``, which ``make airflow`` uses too), so that one worker or one triggerer can be
 SIGKILLed and started again.
@@ -15,175 +14,47 @@ Triggerer queues are enabled (``[triggerer] queues_enabled``) with one pinned qu
 listens on both, ``worker-2`` on ``default``. With queues enabled a task's trigger carries the task's own
 ``queue`` ("default" unless set), and a triggerer started without ``--queues`` takes only triggers without
 a queue (``Trigger.get_sorted_triggers`` in ``airflow/models/trigger.py``): every triggerer is started with
-``--queues``. It prints the UI address and the login; Ctrl-C (or SIGTERM) stops everything.
-
-tests/cluster starts the same deployment with :class:`Cluster`.
+``--queues``.
 """
 
 from __future__ import annotations
 
-import argparse
-import contextlib
 import importlib.util
-import os
-import pwd
-import secrets
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from local_airflow import (
-    ROOT,
-    LocalAirflow,
-    _die_with_parent,
-    _signal_group,
-    free_port,
-    sandbox_connections,
-)
+from local_airflow import LocalAirflow, free_port
+from serve import load_script
+
+tables = load_script("airflow_tables")
+MetadataTables = tables.MetadataTables
+TriggerRow = tables.TriggerRow
+TriggererJob = tables.TriggererJob
+TRIGGER_TABLE: str = tables.TRIGGER_TABLE
+TASK_STATE_STORE_TABLE: str = tables.TASK_STATE_STORE_TABLE
+services = load_script("services")
+Service = services.Service
+Services = services.Services
+missing_services = services.missing_services
+postgres_bin_dir = services.postgres_bin_dir
+redis_server_bin = services.redis_server_bin
+SERVICE_USER: str = services.SERVICE_USER
+DB_NAME: str = services.DB_NAME
+DB_USER: str = services.DB_USER
 
 #: The queue of every task that sets none (``[operators] default_queue``).
 DEFAULT_QUEUE = "default"
 #: The queue ``make cluster`` pins to ``triggerer-1`` (and ``worker-1``).
 PINNED_QUEUE = "zendesk_pinned"
-#: Airflow's table of deferred tasks' triggers (``airflow/models/trigger.py``): one row per trigger,
-#: deleted once no deferred task uses it.
-TRIGGER_TABLE = "trigger"
-#: The task state store's table in Airflow 3.3 (``airflow/models/task_state_store.py``).
-TASK_STATE_STORE_TABLE = "task_state_store"
-#: The unprivileged user the servers run as when we are root.
-SERVICE_USER = os.environ.get("JOBSTATUS_SERVICE_USER", "jobstatus-svc")
-DB_NAME = "airflow"
-DB_USER = "airflow"
 
 
-def postgres_bin_dir() -> Path | None:
-    """The newest ``/usr/lib/postgresql/<version>/bin`` holding ``postgres`` (Debian's layout), or the
-    directory of ``postgres`` on PATH; None when PostgreSQL is not installed."""
-    found = sorted(
-        Path("/usr/lib/postgresql").glob("*/bin/postgres"),
-        key=lambda path: int(path.parent.parent.name) if path.parent.parent.name.isdigit() else 0,
-    )
-    if found:
-        return found[-1].parent
-    on_path = shutil.which("postgres")
-    return Path(on_path).parent if on_path else None
-
-
-def redis_server_bin() -> Path | None:
-    """``redis-server``, None when Redis is not installed."""
-    found = shutil.which("redis-server") or (
-        "/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None
-    )
-    return Path(found) if found else None
-
-
-def missing_services() -> list[str]:
-    """The Debian packages missing for a cluster (``postgresql``, ``redis-server``); [] when both are in."""
-    missing = [] if postgres_bin_dir() else ["postgresql"]
-    return missing + ([] if redis_server_bin() else ["redis-server"])
-
-
-def service_account() -> tuple[int, int] | None:
-    """(uid, gid) the servers run as: ``SERVICE_USER`` (created if missing) when we are root, else None
-    (they run as we do)."""
-    if os.geteuid() != 0:
-        return None
-    for attempt in range(10):
-        with contextlib.suppress(KeyError):
-            user = pwd.getpwnam(SERVICE_USER)
-            return user.pw_uid, user.pw_gid
-        # Another process may create it at the same time (exit 9) or hold the lock on /etc/passwd (10).
-        done = subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--user-group",
-                "--no-create-home",
-                "--home-dir",
-                "/nonexistent",
-                "--shell",
-                "/usr/sbin/nologin",
-                SERVICE_USER,
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode not in (0, 9, 10):
-            raise RuntimeError(f"useradd {SERVICE_USER} failed: {done.stderr.strip()}")
-        time.sleep(0.2 * attempt)
-    raise RuntimeError(f"could not create the user {SERVICE_USER}")
-
-
-@dataclass
-class Service:
-    """One server process (PostgreSQL or Redis), in a process group of its own."""
-
-    name: str
-    port: int
-    log: Path
-    process: subprocess.Popen[bytes] | None = None
-
-    def running(self) -> bool:
-        """Whether the server still runs."""
-        return self.process is not None and self.process.poll() is None
-
-    def stop(self, sig: int, timeout: float = 15.0) -> None:
-        """Send ``sig`` to the server; SIGKILL its whole process group if it still runs after ``timeout``."""
-        if self.process is None:
-            return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.kill(self.process.pid, sig)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(timeout)
-        _signal_group(self.process.pid, signal.SIGKILL)  # whatever is left of its group
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.process.wait(10)
-
-    def tail(self, lines: int = 30) -> str:
-        """The last lines of the server's output."""
-        if not self.log.exists():
-            return f"({self.log} does not exist)"
-        text = self.log.read_text(errors="replace").splitlines()[-lines:]
-        return "\n".join(f"{self.name} | {line}" for line in text)
-
-
-@dataclass
-class TriggerRow:
-    """One row of the ``trigger`` table, with the task instance deferred on it (if any)."""
-
-    id: int
-    triggerer_id: int | None
-    queue: str | None
-    classpath: str
-    kwargs: str  #: the decrypted kwargs, as JSON text
-    dag_id: str | None
-    run_id: str | None
-    task_id: str | None
-    map_index: int | None
-    try_number: int | None
-
-
-@dataclass
-class TriggererJob:
-    """One triggerer's row of the ``job`` table."""
-
-    id: int
-    state: str | None
-    age: float  #: seconds since its latest heartbeat
-    ended: bool
-
-
-class Cluster:
+class Cluster(MetadataTables):
     """PostgreSQL, Redis and Airflow on the CeleryExecutor, every file under one temporary directory.
 
     :param dags_folders: folders of DAG files, each loaded as its own local DAG bundle.
@@ -219,18 +90,16 @@ class Cluster:
     ) -> None:
         self.tmp = Path(tmp) if tmp is not None else Path(tempfile.mkdtemp(prefix="jobstatus-cluster-"))
         self.tmp.mkdir(parents=True, exist_ok=True)
-        self.services_dir = self.tmp / "services"
+        self.services = Services(self.tmp)
+        self.services_dir = self.services.directory
+        #: The servers (the same objects as ``services``'): a restart on another port shows here too.
+        self.postgres, self.redis = self.services.servers
         self.pinned_queues = list(pinned_queues)
         self.worker_names = [f"worker-{index}" for index in range(1, workers + 1)]
         self.triggerer_names = [f"triggerer-{index}" for index in range(1, triggerers + 1)]
         self.fernet_key = _fernet_key()
-        self.db_password = secrets.token_urlsafe(16)
-        self.redis_password = secrets.token_urlsafe(16)
-        self.postgres = Service("postgres", free_port(), self.services_dir / "postgres.log")
-        self.redis = Service("redis", free_port(), self.services_dir / "redis.log")
         self._job_ids: dict[str, int] = {}
         self._starting: dict[str, set[int]] = {}  # triggerer -> the job ids before it started, until known
-        self._account = service_account()
 
         queues = {name: [DEFAULT_QUEUE] for name in [*self.worker_names, *self.triggerer_names]}
         for first in (self.worker_names[:1], self.triggerer_names[:1]):
@@ -308,22 +177,22 @@ class Cluster:
     @property
     def psql_url(self) -> str:
         """The metadata DB as a libpq URL (``psql``, ``psycopg2.connect``)."""
-        return f"postgresql://{DB_USER}:{self.db_password}@127.0.0.1:{self.postgres.port}/{DB_NAME}"
+        return str(self.services.psql_url)
 
     @property
     def database_url(self) -> str:
         """The metadata DB as a SQLAlchemy URL (``[database] sql_alchemy_conn``)."""
-        return self.psql_url.replace("postgresql://", "postgresql+psycopg2://", 1)
+        return str(self.services.database_url)
 
     @property
     def redis_url(self) -> str:
         """Redis database 0: the Celery broker."""
-        return f"redis://:{self.redis_password}@127.0.0.1:{self.redis.port}/0"
+        return str(self.services.redis_db_url(0))
 
     @property
     def rate_limit_storage_url(self) -> str:
         """Redis database 1: ``[jobstatus] rate_limit_storage`` of every component."""
-        return f"redis://:{self.redis_password}@127.0.0.1:{self.redis.port}/1"
+        return str(self.services.redis_db_url(1))
 
     @property
     def logs(self) -> dict[str, Path]:
@@ -338,52 +207,6 @@ class Cluster:
     def token(self) -> str:
         """A JWT for the REST API."""
         return self.airflow.token()
-
-    def connect(self) -> Any:
-        """A new psycopg2 connection to the metadata DB, in autocommit (close it when done)."""
-        import psycopg2
-
-        db = psycopg2.connect(self.psql_url, connect_timeout=10)
-        db.autocommit = True
-        return db
-
-    def query(
-        self, sql: str, params: Sequence[Any] | Mapping[str, Any] | None = None, *, db: Any = None
-    ) -> list[tuple[Any, ...]]:
-        """Run one statement on the metadata DB (autocommit) and return its rows ([] for none): on ``db``
-        (a connection from ``connect``) if given, else on a connection of its own."""
-        with contextlib.ExitStack() as stack:
-            if db is None:
-                db = stack.enter_context(contextlib.closing(self.connect()))
-            with db.cursor() as cursor:
-                cursor.execute(sql, params)
-                return list(cursor.fetchall()) if cursor.description else []
-
-    def decrypt(self, encrypted: str) -> str:
-        """A trigger's ``kwargs`` column in clear (Fernet, ``[core] fernet_key``)."""
-        from cryptography.fernet import Fernet
-
-        if encrypted.startswith("{"):
-            return encrypted
-        return Fernet(self.fernet_key.encode()).decrypt(encrypted.encode()).decode()
-
-    def triggers(self, *, db: Any = None) -> list[TriggerRow]:
-        """Every row of the trigger table now, with the task instance deferred on it (on ``db`` if given)."""
-        rows = self.query(
-            f"SELECT t.id, t.triggerer_id, t.queue, t.classpath, t.kwargs, ti.dag_id, ti.run_id, ti.task_id,"
-            f" ti.map_index, ti.try_number FROM {TRIGGER_TABLE} t"
-            " LEFT JOIN task_instance ti ON ti.trigger_id = t.id ORDER BY t.id",
-            db=db,
-        )
-        return [TriggerRow(*row[:4], self.decrypt(row[4]), *row[5:]) for row in rows]
-
-    def triggerer_jobs(self) -> list[TriggererJob]:
-        """Every triggerer's row of the ``job`` table (a restarted triggerer is a new job)."""
-        rows = self.query(
-            "SELECT id, state, EXTRACT(EPOCH FROM (now() - latest_heartbeat)), end_date IS NOT NULL FROM job"
-            " WHERE job_type = 'TriggererJob' ORDER BY id"
-        )
-        return [TriggererJob(int(i), s, float(age or 0), bool(ended)) for i, s, age, ended in rows]
 
     @property
     def triggerer_job_ids(self) -> dict[str, int]:
@@ -505,9 +328,7 @@ class Cluster:
             time.sleep(0.3)
 
     def _check_alive(self) -> None:
-        for service in (self.postgres, self.redis):
-            if not service.running():
-                raise RuntimeError(f"{service.name} is not running:\n{service.tail()}")
+        self.services.check_alive()
         for name, process in self.airflow.processes.items():
             if process.poll() is not None and name not in self._killed():
                 raise RuntimeError(f"{name} exited with {process.returncode}:\n{self.airflow.log_tail(name)}")
@@ -517,187 +338,34 @@ class Cluster:
         return {name for name, process in self.airflow.processes.items() if (process.returncode or 0) < 0}
 
     def start_services(self) -> None:
-        """Initialise and start PostgreSQL and Redis, unprivileged, on free ports; create the DB."""
-        self.services_dir.mkdir(mode=0o700, exist_ok=True)
-        os.chmod(self.tmp, 0o711)  # the service user goes through, to its own directory only
-        self._own(self.services_dir)
-        self._start_postgres()
-        self._start_redis()
+        """Start PostgreSQL and Redis (:class:`Services`), unprivileged, on free ports; create the DB."""
+        self.services.start()
         # A server may have moved to another port (its first one was taken meanwhile): before any
         # component starts (LocalAirflow computes their environment once, in ``prepare``).
         self.airflow.extra_env.update(self._service_settings())
-
-    def _own(self, path: Path) -> None:
-        if self._account is not None:
-            os.chown(path, *self._account)
-
-    def _service_popen(self, argv: Sequence[str], log: Path, **kwargs: Any) -> subprocess.Popen[bytes]:
-        """Start a server as the service user (when we are root), in a session of its own."""
-        account = self._account
-        env = {
-            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
-            "HOME": str(self.services_dir),
-            "LANG": "C.UTF-8",
-        }
-        with log.open("ab") as out:
-            return subprocess.Popen(
-                list(argv),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                cwd=self.services_dir,
-                env=env,
-                start_new_session=True,
-                user=account[0] if account else None,
-                group=account[1] if account else None,
-                extra_groups=[] if account else None,
-                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
-                **kwargs,
-            )
-
-    def _start_postgres(self) -> None:
-        bin_dir = postgres_bin_dir()
-        if bin_dir is None:
-            raise RuntimeError("PostgreSQL is not installed: run `bash scripts/install_services.sh`")
-        data = self.services_dir / "pgdata"
-        password_file = self.services_dir / "pgpass"
-        password_file.write_text(self.db_password + "\n")
-        os.chmod(password_file, 0o600)
-        self._own(password_file)
-        init = self._service_popen(
-            [
-                str(bin_dir / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                DB_USER,
-                f"--pwfile={password_file}",
-                "--auth-local=trust",
-                "--auth-host=scram-sha-256",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ],
-            self.services_dir / "initdb.log",
-        )
-        if init.wait(120) != 0:
-            raise RuntimeError(f"initdb failed:\n{(self.services_dir / 'initdb.log').read_text()}")
-        password_file.unlink()
-        for attempt in range(3):
-            self.postgres.process = self._service_popen(
-                [
-                    str(bin_dir / "postgres"),
-                    "-D",
-                    str(data),
-                    "-h",
-                    "127.0.0.1",
-                    "-p",
-                    str(self.postgres.port),
-                    "-k",
-                    "",  # no Unix socket (its path could be too long): TCP on 127.0.0.1 only
-                    "-c",
-                    "fsync=off",
-                    "-c",
-                    "synchronous_commit=off",
-                    "-c",
-                    "full_page_writes=off",
-                    "-c",
-                    "max_connections=300",
-                    "-c",
-                    "shared_buffers=64MB",
-                ],
-                self.postgres.log,
-            )
-            if self._wait_postgres():
-                break
-            self.postgres.stop(signal.SIGINT)
-            if attempt == 2:
-                raise RuntimeError(f"PostgreSQL did not start:\n{self.postgres.tail()}")
-            self.postgres.port = free_port()  # the port was taken in the meantime
-        self.query_as_admin(f"CREATE DATABASE {DB_NAME}")
-
-    def _wait_postgres(self, timeout: float = 30.0) -> bool:
-        import psycopg2
-
-        deadline = time.monotonic() + timeout
-        url = self.psql_url.rsplit("/", 1)[0] + "/postgres"
-        while time.monotonic() < deadline and self.postgres.running():
-            try:
-                psycopg2.connect(url, connect_timeout=2).close()
-                return True
-            except psycopg2.OperationalError:
-                time.sleep(0.2)
-        return False
-
-    def query_as_admin(self, sql: str) -> None:
-        """Run one statement on the ``postgres`` database (before ours exists)."""
-        import psycopg2
-
-        url = self.psql_url.rsplit("/", 1)[0] + "/postgres"
-        with contextlib.closing(psycopg2.connect(url, connect_timeout=10)) as db:
-            db.autocommit = True
-            with db.cursor() as cursor:
-                cursor.execute(sql)
-
-    def _start_redis(self) -> None:
-        server = redis_server_bin()
-        if server is None:
-            raise RuntimeError("redis-server is not installed: run `bash scripts/install_services.sh`")
-        data = self.services_dir / "redis"
-        data.mkdir(exist_ok=True)
-        self._own(data)
-        for attempt in range(3):
-            config = self.services_dir / "redis.conf"  # the password stays out of the command line
-            config.write_text(
-                f'bind 127.0.0.1\nport {self.redis.port}\ndir {data}\nsave ""\nappendonly no\n'
-                f'daemonize no\nprotected-mode yes\nrequirepass {self.redis_password}\nlogfile ""\n'
-            )
-            os.chmod(config, 0o600)
-            self._own(config)
-            self.redis.process = self._service_popen([str(server), str(config)], self.redis.log)
-            if self._wait_redis():
-                return
-            self.redis.stop(signal.SIGTERM)
-            if attempt == 2:
-                raise RuntimeError(f"Redis did not start:\n{self.redis.tail()}")
-            self.redis.port = free_port()
-
-    def _wait_redis(self, timeout: float = 20.0) -> bool:
-        import redis
-
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.redis.running():
-            try:
-                client = redis.Redis.from_url(self.redis_url, socket_timeout=2)
-                try:
-                    if client.ping():
-                        return True
-                finally:
-                    client.close()
-            except redis.RedisError:
-                time.sleep(0.2)
-        return False
 
     def stop(self) -> None:
         """Stop Airflow (every process it started), then the servers; remove the temporary directory."""
         try:
             self.airflow.stop()
         finally:
-            self.postgres.stop(signal.SIGINT)  # "fast" shutdown: SIGTERM would wait for clients to leave
-            self.redis.stop(signal.SIGTERM)
+            self.services.stop()
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def exited(self) -> str | None:
+        """What exited (a server or an Airflow component), with the logs' last lines; None while all run."""
+        airflow_up = all(process.poll() is None for process in self.airflow.processes.values())
+        if self.services.running() and airflow_up:
+            return None
+        return f"something exited:\n{self.logs_digest()}"
 
     def leftover_pids(self) -> list[int]:
         """Processes of the cluster (Airflow's, the servers') that still run."""
-        servers = [
-            s.process.pid for s in (self.postgres, self.redis) if s.process is not None and s.running()
-        ]
-        return self.airflow.leftover_pids() + servers
+        return self.airflow.leftover_pids() + self.services.leftover_pids()
 
     def logs_digest(self, lines: int = 30) -> str:
         """The tail of every component's and server's output."""
-        return "\n".join([self.airflow.logs_digest(lines), self.postgres.tail(lines), self.redis.tail(lines)])
+        return "\n".join([self.airflow.logs_digest(lines), self.services.logs_digest(lines)])
 
     def __enter__(self) -> Cluster:
         """Start the cluster."""
@@ -714,111 +382,3 @@ def _fernet_key() -> str:
     from cryptography.fernet import Fernet
 
     return Fernet.generate_key().decode()
-
-
-# --- make cluster ----------------------------------------------------------------------------------
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """Parse the command line."""
-    parser = argparse.ArgumentParser(prog="scripts/cluster.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--port", type=int, default=8080, help="UI / REST API port (0: a free one)")
-    parser.add_argument("--sandbox-port", type=int, default=8900, help="sandbox port (0: a free one)")
-    parser.add_argument("--job-seconds", type=float, default=20.0, help="how long a sandbox job takes")
-    parser.add_argument("--workers", type=int, default=2, help="Celery workers")
-    parser.add_argument("--triggerers", type=int, default=2, help="triggerers")
-    parser.add_argument(
-        "--pinned-queues",
-        default=PINNED_QUEUE,
-        help="comma-separated queues only triggerer-1 and worker-1 take ('' disables triggerer queues)",
-    )
-    return parser.parse_args(argv)
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the sandbox and the cluster until Ctrl-C or SIGTERM."""
-    args = parse_args(argv)
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, _raise_interrupt)
-    missing = missing_services()
-    if missing:
-        print(f"missing: {', '.join(missing)}; run `bash scripts/install_services.sh`", file=sys.stderr)
-        return 2
-    from airflow_jobstatus.sandbox import (
-        SandboxServer,
-        TradeDeskSandboxConfig,
-        WistiaSandboxConfig,
-        ZendeskSandboxConfig,
-    )
-
-    sandbox = SandboxServer(
-        port=args.sandbox_port,
-        zendesk=ZendeskSandboxConfig(job_seconds=args.job_seconds),
-        wistia=WistiaSandboxConfig(job_seconds=args.job_seconds),
-        tradedesk=TradeDeskSandboxConfig(job_seconds=args.job_seconds),
-    )
-    cluster: Cluster | None = None
-    try:
-        sandbox.start()
-        cluster = Cluster(
-            dags_folders=[ROOT / "example_dags"],
-            connections=sandbox_connections(sandbox.url, sandbox.state),
-            workers=args.workers,
-            triggerers=args.triggerers,
-            pinned_queues=[queue for queue in args.pinned_queues.split(",") if queue],
-            api_port=args.port,
-            store_connections=True,
-        )
-        print(
-            f"sandbox on {sandbox.url}; starting the cluster in {cluster.tmp} (a minute or two) ...",
-            flush=True,
-        )
-        cluster.start()
-        print(BANNER.format(cluster=cluster, sandbox=sandbox.url, topology=_topology(cluster)), flush=True)
-        while all(process.poll() is None for process in cluster.airflow.processes.values()) and all(
-            service.running() for service in (cluster.postgres, cluster.redis)
-        ):
-            time.sleep(1)
-        print(f"something exited:\n{cluster.logs_digest()}", flush=True)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
-        print("stopping the cluster and the sandbox ...", flush=True)
-        if cluster is not None:
-            cluster.stop()
-        sandbox.stop()
-        print("stopped", flush=True)
-
-
-def _topology(cluster: Cluster) -> str:
-    lines = []
-    for name in [*cluster.triggerer_names, *cluster.worker_names]:
-        args = cluster.airflow.commands[name]
-        queues = args[args.index("--queues") + 1] if "--queues" in args else "(triggers without a queue)"
-        lines.append(
-            f"  {name}: airflow {' '.join(args[:2] if args[0] == 'celery' else args[:1])}, queues {queues}"
-        )
-    return "\n".join(lines)
-
-
-BANNER = """
-The cluster is ready: {cluster.url}
-  login: admin / {cluster.password}
-  metadata DB: psql "{cluster.psql_url}"
-  Redis: {cluster.redis_url} (the Celery broker)
-         {cluster.rate_limit_storage_url} ([jobstatus] rate_limit_storage)
-{topology}
-  DAGs: example_dags/; connections zendesk_default, wistia_default, tradedesk_default point at the
-        sandbox on {sandbox}
-  component logs: {cluster.airflow.component_logs}/; servers' logs: {cluster.services_dir}/*.log
-  everything lives in {cluster.tmp} (removed on stop)
-Ctrl-C stops everything.
-"""
-
-
-if __name__ == "__main__":
-    sys.exit(main())

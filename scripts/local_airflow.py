@@ -32,7 +32,11 @@ from typing import TYPE_CHECKING, Any
 import requests
 
 if TYPE_CHECKING:
-    from airflow_jobstatus.sandbox import SandboxState
+    from airflow_jobstatus.sandbox import SandboxServer, SandboxState
+
+if str(Path(__file__).resolve().parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serve import add_sandbox_options, serve
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The four long-running components, in start order.
@@ -322,6 +326,13 @@ class LocalAirflow:
         return str(response.json()["access_token"])
 
     # --- diagnostics -----------------------------------------------------------------------------
+    def exited(self) -> str | None:
+        """The components that exited, with their logs' last lines; None while every one runs."""
+        dead = [name for name, process in self.processes.items() if process.poll() is not None]
+        if not dead:
+            return None
+        return f"{', '.join(dead)} exited:\n" + "\n".join(self.log_tail(name) for name in dead)
+
     def log_tail(self, name: str, lines: int = 60) -> str:
         """The last ``lines`` lines of a component's output."""
         path = self.component_logs / f"{name}.log"
@@ -370,66 +381,30 @@ def _processes(field: str) -> Iterator[tuple[int, bytes]]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Parse the command line."""
     parser = argparse.ArgumentParser(prog="scripts/local_airflow.py", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--port", type=int, default=8080, help="UI / REST API port (0: a free one)")
-    parser.add_argument("--sandbox-port", type=int, default=8900, help="sandbox port (0: a free one)")
+    add_sandbox_options(parser)
     parser.add_argument("--home", type=Path, default=ROOT / ".airflow" / "local", help="AIRFLOW_HOME")
-    parser.add_argument("--job-seconds", type=float, default=20.0, help="how long a sandbox job takes")
     return parser.parse_args(argv)
-
-
-def _raise_interrupt(signum: int, frame: object) -> None:
-    raise KeyboardInterrupt
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the sandbox and Airflow until Ctrl-C or SIGTERM."""
     args = parse_args(argv)
-    for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: a shell may start us with it ignored
-        signal.signal(sig, _raise_interrupt)
-    from airflow_jobstatus.sandbox import (
-        SandboxServer,
-        TradeDeskSandboxConfig,
-        WistiaSandboxConfig,
-        ZendeskSandboxConfig,
-    )
 
-    sandbox = SandboxServer(
-        port=args.sandbox_port,
-        zendesk=ZendeskSandboxConfig(job_seconds=args.job_seconds),
-        wistia=WistiaSandboxConfig(job_seconds=args.job_seconds),
-        tradedesk=TradeDeskSandboxConfig(job_seconds=args.job_seconds),
-    )
-    airflow: LocalAirflow | None = None
-    try:
-        sandbox.start()
-        connections = sandbox_connections(sandbox.url, sandbox.state)
+    def deploy(sandbox: SandboxServer) -> tuple[LocalAirflow, str]:
         airflow = LocalAirflow(
             args.home,
             dags_folders=[ROOT / "example_dags"],
-            connections=connections,
+            connections=sandbox_connections(sandbox.url, sandbox.state),
             api_port=args.port,
             store_connections=True,
         )
-        print(
-            f"sandbox on {sandbox.url}; starting Airflow in {airflow.home} (a minute or two) ...", flush=True
-        )
-        airflow.start()
+        return airflow, f"starting Airflow in {airflow.home}"
+
+    def banner(airflow: LocalAirflow, sandbox: SandboxServer) -> str:
         job = sandbox.state.zendesk.create_job(total=100, duration=60, job_type="bulk_update_tickets")
-        print(BANNER.format(airflow=airflow, sandbox=sandbox.url, job=job), flush=True)
-        while all(process.poll() is None for process in airflow.processes.values()):
-            time.sleep(1)
-        dead = [name for name, process in airflow.processes.items() if process.poll() is not None]
-        print(f"{', '.join(dead)} exited:\n" + "\n".join(airflow.log_tail(name) for name in dead), flush=True)
-        return 1
-    except KeyboardInterrupt:
-        return 0
-    finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
-        print("stopping Airflow and the sandbox ...", flush=True)
-        if airflow is not None:
-            airflow.stop()
-        sandbox.stop()
-        print("stopped", flush=True)
+        return BANNER.format(airflow=airflow, sandbox=sandbox.url, job=job)
+
+    return serve(args, deploy, banner)  # type: ignore[arg-type]
 
 
 BANNER = """

@@ -8,26 +8,24 @@ a test calls ``end_jobs()``, so every wait is seen deferred in a triggerer first
 Each triggerer is started with ``--capacity 4`` here: Airflow balances nothing (``Trigger.assign_unassigned``
 hands up to 50 unassigned triggers a loop to whichever triggerer asks first), so the five waits of the
 example DAGs are spread over both triggerers only because neither can take all five; the failover test
-waits on three triggers, which the surviving triggerer has room for.
+waits on three triggers, which the surviving triggerer has room for; the account-limit test defers six
+waits at once, all of them assigned (8 places), at least two on each triggerer.
 
-A ``TriggerSampler`` reads the ``trigger`` table four times a second all along (its rows are deleted once no
-deferred task uses them): each trigger's queue, triggerer ids and decrypted kwargs, for the tests to check
-where the triggers ran and what they stored. The tests are skipped, with the reason, only when the
-PostgreSQL or Redis server binaries are not installed (``bash scripts/install_services.sh``).
+A ``TriggerSampler`` (sampling.py) reads the ``trigger`` table four times a second all along (its rows are
+deleted once no deferred task uses them): each trigger's queue, triggerer ids and decrypted kwargs, for the
+tests to check where the triggers ran and what they stored. The tests are skipped, with the reason, only
+when the PostgreSQL or Redis server binaries are not installed (``bash scripts/install_services.sh``).
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import sys
-import threading
 import time
-from collections.abc import Callable, Generator, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -53,132 +51,34 @@ from airflow_jobstatus.sandbox import (
     ZendeskSandboxConfig,
 )
 
+from .sampling import TriggerSampler
+
 ROOT = Path(__file__).resolve().parents[2]
 CLUSTER_DAGS = Path(__file__).resolve().parent / "dags"
 #: The pytest-xdist group of every cluster test (``--dist loadgroup``: one worker runs them all).
 CLUSTER_GROUP = "cluster"
 #: The DAGs of tests/cluster/dags.
-CLUSTER_DAG_IDS = ("cluster_failover", "cluster_worker_kill", "cluster_pinned")
+CLUSTER_DAG_IDS = ("cluster_failover", "cluster_worker_kill", "cluster_pinned", "cluster_account_limit")
+#: The Zendesk connection of test_account_limit.py: the account's limit alone holds it back.
+ACCOUNT_CONN_ID = "zendesk_account"
+#: Its own budget (extra ``requests_per_minute``), far above the sandbox account's limit in that test.
+ACCOUNT_CONN_BUDGET = 6000
 #: ``--capacity`` of each triggerer (see the module docstring).
 TRIGGERER_CAPACITY = 4
 #: A task whose worker died is failed (and retried) once its heartbeat is this many seconds old.
 HEARTBEAT_TIMEOUT = 12
 
 
-def _load_launcher() -> ModuleType:
-    """scripts/cluster.py, under a name of its own: ``cluster`` is this test package."""
-    name = "jobstatus_cluster_launcher"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / "cluster.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
+sys.path.insert(0, str(ROOT / "scripts"))
+from serve import load_script  # noqa: E402
 
-
-launcher = _load_launcher()
+#: scripts/cluster.py, under a name of its own (``cluster`` is this test package).
+launcher = load_script("cluster")
 Cluster = launcher.Cluster
 PINNED_QUEUE: str = launcher.PINNED_QUEUE
 DEFAULT_QUEUE: str = launcher.DEFAULT_QUEUE
 
 _started: list[Any] = []
-
-
-@dataclass
-class Sighting:
-    """What the sampler saw of one trigger, over all its reads."""
-
-    id: int
-    classpath: str
-    queue: str | None
-    task: tuple[str, str, str, int] | None = None  #: (dag_id, run_id, task_id, map_index) deferred on it
-    try_number: int | None = None
-    triggerer_ids: list[int | None] = field(default_factory=list)  #: each change, in order
-    kwargs: set[str] = field(default_factory=set)  #: every decrypted kwargs seen (JSON text)
-    reads: int = 0
-
-
-class TriggerSampler:
-    """Reads the ``trigger`` table (with the task instance deferred on each row) every ``interval`` seconds
-    in a thread, and keeps every trigger it saw (``seen``) and the latest read (``latest``)."""
-
-    def __init__(self, cluster: Any, interval: float = 0.25) -> None:
-        self.cluster = cluster
-        self.interval = interval
-        self.seen: dict[int, Sighting] = {}
-        self.latest: list[Any] = []
-        self.reads = 0
-        self.errors: list[str] = []
-        self.lock = threading.Lock()
-        self._db: Any = None
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="trigger-sampler", daemon=True)
-
-    def start(self) -> TriggerSampler:
-        """Start sampling."""
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop sampling."""
-        self._stop.set()
-        self._thread.join(10)
-        with self.lock:
-            if self._db is not None:
-                with contextlib.suppress(Exception):
-                    self._db.close()
-                self._db = None
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self.sample()
-            except Exception as error:  # a lost connection...
-                self.errors.append(repr(error))
-                with self.lock:
-                    self._db = None
-            self._stop.wait(self.interval)
-
-    def sample(self) -> list[Any]:
-        """Read the table once, record what it holds, and return the rows."""
-        with self.lock:
-            if self._db is None or self._db.closed:
-                self._db = self.cluster.connect()
-            rows = self.cluster.triggers(db=self._db)
-            self.reads += 1
-            self.latest = rows
-            for row in rows:
-                sighting = self.seen.setdefault(row.id, Sighting(row.id, row.classpath, row.queue))
-                sighting.reads += 1
-                if row.task_id is not None and sighting.task is None:
-                    sighting.task = (row.dag_id, row.run_id, row.task_id, row.map_index)
-                    sighting.try_number = row.try_number
-                if not sighting.triggerer_ids or sighting.triggerer_ids[-1] != row.triggerer_id:
-                    sighting.triggerer_ids.append(row.triggerer_id)
-                sighting.kwargs.add(row.kwargs)
-        return rows
-
-    def of_run(self, dag_id: str, run_id: str) -> dict[str, list[Sighting]]:
-        """The triggers seen for each task of one run (task id -> its triggers, one per deferral)."""
-        found: dict[str, list[Sighting]] = {}
-        with self.lock:
-            for sighting in self.seen.values():
-                if sighting.task is not None and sighting.task[:2] == (dag_id, run_id):
-                    found.setdefault(sighting.task[2], []).append(sighting)
-        return found
-
-    def wait_until(
-        self, check: Callable[[list[Any]], bool], failure: str, timeout: float = 60.0
-    ) -> list[Any]:
-        """Wait until ``check(rows of a fresh read)`` is true; return those rows."""
-        deadline = time.monotonic() + timeout
-        while True:
-            rows = self.sample()
-            if check(rows):
-                return rows
-            assert time.monotonic() < deadline, f"{failure} (after {timeout:g} s): {rows}"
-            time.sleep(0.2)
 
 
 @dataclass
@@ -257,6 +157,10 @@ def deployment() -> Iterator[ClusterDeployment]:
             "zendesk_default": zendesk_connection(sandbox.url),
             "wistia_default": wistia_connection(sandbox.url),
             "tradedesk_default": tradedesk_connection(sandbox.url),
+            # The same account as zendesk_default (host and token), a connection id of its own.
+            ACCOUNT_CONN_ID: zendesk_connection(
+                sandbox.url, extra={"requests_per_minute": ACCOUNT_CONN_BUDGET}
+            ),
         }
         settings = {
             # The DAG files do not change during the tests: parse each once.
